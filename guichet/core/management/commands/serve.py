@@ -1,0 +1,32 @@
+"""Start the web server and the background worker together (what `make run` calls).
+
+The worker is a child process: stopping the server (Ctrl-C) stops it too, so a
+developer never keeps an orphan worker writing to the database.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import Any
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+
+
+class Command(BaseCommand):
+    help = "Démarrer le serveur web et le travailleur de tâches de fond."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--port", default=os.environ.get("PORT", "8000"))
+        parser.add_argument("--host", default="127.0.0.1")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        worker = subprocess.Popen([sys.executable, "manage.py", "db_worker"])
+        self.stdout.write(f"Travailleur de tâches démarré (pid {worker.pid}).")
+        try:
+            call_command("runserver", f"{options['host']}:{options['port']}", use_reloader=False)
+        finally:
+            worker.terminate()
+            worker.wait(timeout=10)

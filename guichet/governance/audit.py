@@ -1,0 +1,32 @@
+"""Write audit entries from inside the service that makes the change (same transaction)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import models
+
+from guichet.governance.models import AuditEntry
+
+ACTIONS = {
+    "procedure.imported": "Nouvelle version d'une démarche importée",
+}
+
+Actor = AbstractBaseUser | AnonymousUser | str | None
+
+
+def record(action: str, *, obj: models.Model, actor: Actor, data: dict[str, Any] | None = None) -> AuditEntry:
+    """Append one entry. `actor` is a user, or a string naming a system actor."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown audit action {action!r}: add it to governance.audit.ACTIONS")
+    user = actor if isinstance(actor, AbstractBaseUser) else None
+    label = actor if isinstance(actor, str) else (user.get_username() if user else "anonyme")
+    return AuditEntry.objects.create(
+        action=action,
+        actor=user,
+        actor_label=label,
+        object_type=obj._meta.label_lower,
+        object_id=str(obj.pk),
+        data=data or {},
+    )

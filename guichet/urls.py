@@ -1,0 +1,10 @@
+"""French pages live at the root (`/demarches/`); other languages under a prefix (`/en/…`)."""
+
+from django.conf.urls.i18n import i18n_patterns
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    *i18n_patterns(path("", include("guichet.web.urls")), prefix_default_language=False),
+]

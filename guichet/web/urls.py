@@ -1,0 +1,16 @@
+from django.urls import path
+
+from guichet.web import views
+
+app_name = "public"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("demarches/", views.catalog, name="catalog"),
+    path("demarches/<slug:procedure_id>/", views.procedure_detail, name="procedure"),
+    path(
+        "demarches/<slug:procedure_id>/versions/<int:number>/",
+        views.procedure_version,
+        name="procedure-version",
+    ),
+]
