@@ -30,7 +30,7 @@ run: $(VENV)/.runtime
 
 ## test: the whole suite (browser tests skip outside CI when chromium is missing)
 test: $(VENV)/.dev
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 ## bench: page weight and load time under emulated EDGE, search speed; writes BENCHMARKS.md
 bench: $(VENV)/.dev

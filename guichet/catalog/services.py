@@ -36,7 +36,7 @@ def import_definitions(*, definitions: Sequence[Definition], actor: Actor) -> Im
     for definition in definitions:
         data = definition.data
         procedure = (
-            Procedure.objects.select_for_update()
+            Procedure.objects.select_for_update(of=("self",))
             .select_related("current_version")
             .filter(pk=definition.id)
             .first()
