@@ -39,7 +39,7 @@ bench: $(VENV)/.dev
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy guichet
+	$(DEV) $(VENV)/bin/mypy guichet
 
 format: $(VENV)/.dev
 	$(VENV)/bin/ruff check --fix .

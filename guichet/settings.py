@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "guichet.core",
+    "guichet.accounts",
     "guichet.governance",
     "guichet.catalog",
     "guichet.web",
@@ -107,6 +108,7 @@ TASKS = {
 }
 
 # --- Authentication -------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -128,9 +130,7 @@ NATIONAL_LANGUAGES = {
     "dje": ("Zarma", "Zarmaciine"),
 }
 for _code, (_name, _local) in NATIONAL_LANGUAGES.items():
-    LANG_INFO.setdefault(
-        _code, {"bidi": False, "code": _code, "name": _name, "name_local": _local}
-    )
+    LANG_INFO.setdefault(_code, {"bidi": False, "code": _code, "name": _name, "name_local": _local})
 # Languages offered in the interface: those with a catalog in locale/.
 LANGUAGES = [
     ("fr", "Français"),

@@ -21,7 +21,9 @@ SAMPLE_URLS = {
 }
 
 
-def _patterns(resolver: URLResolver, prefix: str = "", namespace: str = "") -> Iterator[tuple[str, str, URLPattern]]:
+def _patterns(
+    resolver: URLResolver, prefix: str = "", namespace: str = ""
+) -> Iterator[tuple[str, str, URLPattern]]:
     for entry in resolver.url_patterns:
         if isinstance(entry, URLResolver):
             ns = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
@@ -35,7 +37,11 @@ def _our_pages() -> list[tuple[str, str, URLPattern]]:
 
 
 def test_every_page_declares_its_audience():
-    undeclared = [route for route, _, p in _our_pages() if getattr(p.callback, "access", None) not in (PUBLIC, STAFF)]
+    undeclared = [
+        route
+        for route, _, p in _our_pages()
+        if getattr(p.callback, "access", None) not in (PUBLIC, STAFF)
+    ]
     assert undeclared == []
 
 
@@ -45,7 +51,9 @@ def test_every_page_has_a_sample_url_in_this_matrix():
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("persona", ["anonymous", "citizen", "staff"])
-def test_each_persona_gets_what_the_declaration_says(client, demo_catalog, persona, citizen, staff_user):
+def test_each_persona_gets_what_the_declaration_says(
+    client, demo_catalog, persona, citizen, staff_user
+):
     if persona == "citizen":
         client.force_login(citizen)
     elif persona == "staff":

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.http import HttpRequest
 
 from guichet.catalog.models import Procedure, ProcedureVersion
 
@@ -26,11 +27,13 @@ class ProcedureAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     @admin.display(description="fiabilité des sources")
     def confidence(self, obj: Procedure) -> str:
         value = obj.definition.get("confidence") if obj.current_version else None
-        return {"found": "sources officielles", "partial": "partielles — à vérifier"}.get(value or "", "—")
+        return {"found": "sources officielles", "partial": "partielles — à vérifier"}.get(
+            value or "", "—"
+        )
 
     @admin.display(description="version")
     def version(self, obj: Procedure) -> int | None:
         return obj.current_version.number if obj.current_version else None
 
-    def has_add_permission(self, request: object) -> bool:  # type: ignore[override]
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -115,7 +115,9 @@ def _read(text: str, source: str) -> tuple[Any, dict[Path_, int]]:
             [DefinitionError(source, line, "", f"YAML illisible : {exc.problem or exc}")]
         ) from exc
     except yaml.YAMLError as exc:
-        raise DefinitionSetError([DefinitionError(source, None, "", f"YAML illisible : {exc}")])
+        raise DefinitionSetError(
+            [DefinitionError(source, None, "", f"YAML illisible : {exc}")]
+        ) from exc
     lines: dict[Path_, int] = {}
     if node is not None:
         _collect_lines(node, (), lines)
@@ -171,25 +173,29 @@ def _message(error: ValidationError) -> tuple[Path_, str]:
     path: Path_ = tuple(error.absolute_path)
     schema = error.schema if isinstance(error.schema, dict) else {}
     validator, found = error.validator, _describe(error.instance)
+    expected: Any = error.validator_value
+    instance: Any = error.instance
     if validator == "required":
-        missing = [name for name in error.validator_value if name not in error.instance]
+        missing = [name for name in expected if name not in instance]
         field_name = missing[0] if missing else "?"
         return (*path, field_name), "champ obligatoire manquant"
     if validator == "additionalProperties":
         allowed = sorted(schema.get("properties", {}))
-        extra = sorted(set(error.instance) - set(allowed))
+        extra = sorted(set(instance) - set(allowed))
         return (*path, extra[0]) if extra else path, (
             f"champ inconnu ; champs possibles : {', '.join(allowed)}"
         )
     if validator == "type":
-        expected = error.validator_value
-        names = [_TYPE_NAMES.get(t, t) for t in ([expected] if isinstance(expected, str) else expected)]
+        expected = expected
+        names = [
+            _TYPE_NAMES.get(t, t) for t in ([expected] if isinstance(expected, str) else expected)
+        ]
         return path, f"attendu {' ou '.join(names)}, trouvé {found}"
     if validator == "enum":
-        choices = ", ".join(str(c) for c in error.validator_value)
+        choices = ", ".join(str(c) for c in expected)
         return path, f"valeur {found} non reconnue ; valeurs possibles : {choices}"
     if validator == "const":
-        return path, f"attendu {error.validator_value}, trouvé {found}"
+        return path, f"attendu {expected}, trouvé {found}"
     if validator == "pattern":
         hints = {
             "id": "minuscules, chiffres et tirets, préfixé par le pays (ex. ml-passeport)",
@@ -197,7 +203,7 @@ def _message(error: ValidationError) -> tuple[Path_, str]:
             "sources": "une adresse http(s)://…",
         }
         top = path[0] if path else ""
-        hint = hints.get(str(top), f"le motif {error.validator_value}")
+        hint = hints.get(str(top), f"le motif {expected}")
         return path, f"format invalide {found} ; attendu {hint}"
     if validator == "oneOf":
         if path and path[-1] in ("fr",) or "text" in str(error.schema_path):
@@ -207,11 +213,11 @@ def _message(error: ValidationError) -> tuple[Path_, str]:
             )
         return path, f"valeur invalide {found}"
     if validator == "minimum":
-        return path, f"attendu un nombre ≥ {error.validator_value}, trouvé {found}"
+        return path, f"attendu un nombre ≥ {expected}, trouvé {found}"
     if validator in ("minLength", "minItems"):
         return path, "ne doit pas être vide"
     if validator == "maxLength":
-        return path, f"trop long (au plus {error.validator_value} caractères)"
+        return path, f"trop long (au plus {expected} caractères)"
     if validator == "uniqueItems":
         return path, "contient des doublons"
     if validator == "propertyNames":
@@ -227,7 +233,9 @@ def _schema_errors(data: Any, lines: dict[Path_, int], source: str) -> list[Defi
     return errors
 
 
-def _rule_errors(data: dict[str, Any], lines: dict[Path_, int], source: str) -> list[DefinitionError]:
+def _rule_errors(
+    data: dict[str, Any], lines: dict[Path_, int], source: str
+) -> list[DefinitionError]:
     """Rules the schema cannot state: they tie several fields together."""
     errors: list[DefinitionError] = []
 
@@ -236,10 +244,15 @@ def _rule_errors(data: dict[str, Any], lines: dict[Path_, int], source: str) -> 
 
     prefix = data["id"].split("-", 1)[0].upper()
     if prefix != data["country"]:
-        add(("id",), f"l'identifiant commence par « {prefix.lower()}- » mais le pays est {data['country']}")
+        add(
+            ("id",),
+            f"l'identifiant commence par « {prefix.lower()}- » mais le pays est {data['country']}",
+        )
     stem = Path(source).stem
     if stem != data["id"] and not source.startswith("<"):
-        add(("id",), f"l'identifiant « {data['id']} » doit être le nom du fichier (« {stem}.yaml »)")
+        add(
+            ("id",), f"l'identifiant « {data['id']} » doit être le nom du fichier (« {stem}.yaml »)"
+        )
     fees = data["fees"]
     if fees["kind"] == "fixed" and "amount_xof" not in fees:
         add(("fees", "kind"), "un tarif fixe (fixed) demande un montant amount_xof")
@@ -255,7 +268,11 @@ def parse_definition(text: str, source: str) -> Definition:
     data, lines = _read(text, source)
     if not isinstance(data, dict):
         raise DefinitionSetError(
-            [DefinitionError(source, 1, "", "le fichier doit décrire une démarche (une table de champs)")]
+            [
+                DefinitionError(
+                    source, 1, "", "le fichier doit décrire une démarche (une table de champs)"
+                )
+            ]
         )
     errors = _schema_errors(data, lines, source)
     if not errors:
@@ -272,7 +289,9 @@ def load_definitions(paths: Iterable[Path]) -> list[Definition]:
     errors: list[DefinitionError] = []
     seen: dict[str, str] = {}
     if not files:
-        raise DefinitionSetError([DefinitionError(", ".join(map(str, paths)), None, "", "aucun fichier .yaml trouvé")])
+        raise DefinitionSetError(
+            [DefinitionError(", ".join(map(str, paths)), None, "", "aucun fichier .yaml trouvé")]
+        )
     for file in files:
         source = str(file)
         try:
@@ -285,7 +304,12 @@ def load_definitions(paths: Iterable[Path]) -> list[Definition]:
             continue
         if definition.id in seen:
             errors.append(
-                DefinitionError(source, None, "id", f"identifiant « {definition.id} » déjà utilisé par {seen[definition.id]}")
+                DefinitionError(
+                    source,
+                    None,
+                    "id",
+                    f"identifiant « {definition.id} » déjà utilisé par {seen[definition.id]}",
+                )
             )
         seen[definition.id] = source
         definitions.append(definition)
@@ -308,7 +332,10 @@ def _expand(paths: Iterable[Path]) -> Iterator[Path]:
 def _text(value: str | dict[str, str]) -> dict[str, str]:
     if isinstance(value, str):
         return {"fr": value.strip()}
-    return {"fr": value["fr"].strip(), **{k: v.strip() for k, v in sorted(value.items()) if k != "fr"}}
+    return {
+        "fr": value["fr"].strip(),
+        **{k: v.strip() for k, v in sorted(value.items()) if k != "fr"},
+    }
 
 
 def normalise(data: dict[str, Any]) -> dict[str, Any]:

@@ -59,7 +59,8 @@ class Procedure(models.Model):
     @property
     def definition(self) -> dict[str, Any]:
         assert self.current_version is not None
-        return self.current_version.definition
+        definition: dict[str, Any] = self.current_version.definition
+        return definition
 
 
 class ProcedureVersion(models.Model):

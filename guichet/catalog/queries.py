@@ -5,21 +5,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from django.db.models import Count, Max, QuerySet
 from django.http import Http404
 
 from guichet.catalog.models import Procedure, ProcedureVersion
-
-if TYPE_CHECKING:
-    from guichet.catalog.search import SearchIndex
+from guichet.catalog.search import SearchIndex
 
 
 def published_procedures() -> QuerySet[Procedure]:
-    return Procedure.objects.filter(is_published=True, current_version__isnull=False).select_related(
-        "current_version"
-    )
+    return Procedure.objects.filter(
+        is_published=True, current_version__isnull=False
+    ).select_related("current_version")
 
 
 def get_procedure(procedure_id: str) -> Procedure:
@@ -57,7 +54,7 @@ def facets(field: str, *, country: str | None = None) -> list[Facet]:
 # its own copy; the catalog is small (thousands of procedures at most) and rarely changes.
 
 _index_lock = threading.Lock()
-_index: "tuple[tuple[object, int], SearchIndex] | None" = None
+_index: tuple[tuple[object, int], SearchIndex] | None = None
 
 
 def _catalog_stamp() -> tuple[object, int]:
@@ -66,8 +63,6 @@ def _catalog_stamp() -> tuple[object, int]:
 
 
 def search_index() -> SearchIndex:
-    from guichet.catalog.search import SearchIndex
-
     global _index
     stamp = _catalog_stamp()
     with _index_lock:
@@ -77,7 +72,9 @@ def search_index() -> SearchIndex:
         return _index[1]
 
 
-def search_procedures(query: str, *, country: str | None = None, limit: int = 20) -> Sequence[Procedure]:
+def search_procedures(
+    query: str, *, country: str | None = None, limit: int = 20
+) -> Sequence[Procedure]:
     """Published procedures that match `query`, best first."""
     hits = search_index().search(query, country=country, limit=limit)
     by_id = published_procedures().in_bulk([hit.procedure_id for hit in hits])

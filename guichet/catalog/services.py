@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
+from guichet.accounts.models import User
 from guichet.catalog.definition import Definition
 from guichet.catalog.models import Procedure, ProcedureVersion
 from guichet.governance import audit
@@ -41,8 +42,10 @@ def import_definitions(*, definitions: Sequence[Definition], actor: Actor) -> Im
             .filter(pk=definition.id)
             .first()
         )
-        if procedure and procedure.current_version and (
-            procedure.current_version.content_hash == definition.content_hash
+        if (
+            procedure
+            and procedure.current_version
+            and (procedure.current_version.content_hash == definition.content_hash)
         ):
             report.unchanged.append(definition.id)
             continue
@@ -61,7 +64,7 @@ def import_definitions(*, definitions: Sequence[Definition], actor: Actor) -> Im
             definition=data,
             content_hash=definition.content_hash,
             source=definition.source[-500:],
-            created_by=actor if not isinstance(actor, str | None) and actor.is_authenticated else None,
+            created_by=actor if isinstance(actor, User) else None,
         )
         procedure.current_version = version
         procedure.save(update_fields=["current_version", "updated_at"])

@@ -4,23 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser
 from django.db import models
 
+from guichet.accounts.models import User
 from guichet.governance.models import AuditEntry
 
 ACTIONS = {
     "procedure.imported": "Nouvelle version d'une démarche importée",
 }
 
-Actor = AbstractBaseUser | AnonymousUser | str | None
+Actor = User | AnonymousUser | str | None
 
 
-def record(action: str, *, obj: models.Model, actor: Actor, data: dict[str, Any] | None = None) -> AuditEntry:
+def record(
+    action: str, *, obj: models.Model, actor: Actor, data: dict[str, Any] | None = None
+) -> AuditEntry:
     """Append one entry. `actor` is a user, or a string naming a system actor."""
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}: add it to governance.audit.ACTIONS")
-    user = actor if isinstance(actor, AbstractBaseUser) else None
+    user = actor if isinstance(actor, User) else None
     label = actor if isinstance(actor, str) else (user.get_username() if user else "anonyme")
     return AuditEntry.objects.create(
         action=action,

@@ -22,7 +22,12 @@ def _authorities(procedures: list[Procedure]) -> list[dict[str, Any]]:
         authority = procedure.definition["authority"]
         entry = found.setdefault(
             authority["id"],
-            {"id": authority["id"], "name": pick(authority["name"]), "country": procedure.country, "count": 0},
+            {
+                "id": authority["id"],
+                "name": pick(authority["name"]),
+                "country": procedure.country,
+                "count": 0,
+            },
         )
         entry["count"] += 1
     return sorted(found.values(), key=lambda a: (a["country"], a["name"]))
@@ -92,7 +97,10 @@ def catalog(request: HttpRequest) -> HttpResponse:
 @public_page
 def procedure_detail(request: HttpRequest, procedure_id: str) -> HttpResponse:
     procedure = queries.get_procedure(procedure_id)
-    return _render_sheet(request, procedure, procedure.definition, version=procedure.current_version.number)  # type: ignore[union-attr]
+    assert procedure.current_version is not None
+    return _render_sheet(
+        request, procedure, procedure.definition, version=procedure.current_version.number
+    )
 
 
 @public_page

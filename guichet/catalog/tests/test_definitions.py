@@ -132,9 +132,12 @@ def test_a_changed_file_makes_a_new_version_and_keeps_the_old(tmp_path, demo_cat
     assert procedure.definition["fees"]["amount_xof"] == 1000
     old = procedure.versions.get(number=1)
     assert old.definition["fees"]["amount_xof"] == 750
-    assert AuditEntry.objects.filter(
-        action="procedure.imported", object_id="ml-casier-judiciaire"
-    ).count() == 2
+    assert (
+        AuditEntry.objects.filter(
+            action="procedure.imported", object_id="ml-casier-judiciaire"
+        ).count()
+        == 2
+    )
     # Both versions stay readable by the public.
     assert "1\xa0000 FCFA" in client.get("/demarches/ml-casier-judiciaire/").content.decode()
     assert "750 FCFA" in client.get("/demarches/ml-casier-judiciaire/versions/1/").content.decode()

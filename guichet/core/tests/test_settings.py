@@ -46,9 +46,16 @@ def test_list_splits_and_trims(monkeypatch):
 
 
 def _start(**env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY", "DATABASE_URL")}
+    clean = {
+        k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY", "DATABASE_URL")
+    }
     return subprocess.run(
-        [sys.executable, "-c", "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='guichet.settings'; django.setup()"],
+        [
+            sys.executable,
+            "-c",
+            "import django, os;"
+            " os.environ['DJANGO_SETTINGS_MODULE'] = 'guichet.settings'; django.setup()",
+        ],
         env={**clean, **env},
         capture_output=True,
         text=True,
@@ -63,7 +70,9 @@ def test_production_refuses_to_start_without_a_secret_key():
 
 
 def test_unknown_database_url_is_refused(tmp_path):
-    result = _start(DEBUG="1", DATABASE_URL="mysql://root@127.0.0.1/x", GUICHET_DATA_DIR=str(tmp_path))
+    result = _start(
+        DEBUG="1", DATABASE_URL="mysql://root@127.0.0.1/x", GUICHET_DATA_DIR=str(tmp_path)
+    )
     assert result.returncode != 0
     assert "DATABASE_URL must be sqlite" in result.stderr
 

@@ -17,6 +17,7 @@ def test_a_queued_task_waits_in_the_database_until_the_worker_runs_it(settings):
     settings.TASKS = DB_BACKEND
     result = worker_heartbeat.enqueue()
     assert result.status == TaskResultStatus.READY
+    # The worker runs in this process; `refresh()` reads the row it updated.
     call_command("db_worker", batch=True, interval=0, startup_delay=False)
     result.refresh()
     assert result.status == TaskResultStatus.SUCCESSFUL
@@ -32,6 +33,9 @@ def test_check_worker_fails_loudly_when_no_worker_runs(settings):
 
 def test_manage_py_knows_the_worker_command():
     out = subprocess.run(
-        [sys.executable, "manage.py", "help", "db_worker"], capture_output=True, text=True, check=True
+        [sys.executable, "manage.py", "help", "db_worker"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert "--batch" in out.stdout

@@ -64,8 +64,14 @@ def test_bad_filters_are_ignored_not_errors(client, demo_catalog):
 
 def test_procedure_sheet_shows_what_a_citizen_needs(client, demo_catalog):
     html = client.get("/demarches/ml-casier-judiciaire/").content.decode()
-    for heading in ("Qui peut faire la demande ?", "Pièces à fournir", "Étapes", "Où s'adresser ?",
-                    "Base légale", "Sources"):
+    for heading in (
+        "Qui peut faire la demande ?",
+        "Pièces à fournir",
+        "Étapes",
+        "Où s'adresser ?",
+        "Base légale",
+        "Sources",
+    ):
         assert heading in html
     assert "750 FCFA" in html
     assert "24 heures" in html

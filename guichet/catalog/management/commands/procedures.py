@@ -23,7 +23,9 @@ class Command(BaseCommand):
         imp = sub.add_parser("import", help="Importer (tout ou rien) ; nouvelle version si changé.")
         imp.add_argument("paths", nargs="+", type=Path)
         exp = sub.add_parser("export", help="Écrire la version en vigueur de chaque démarche.")
-        exp.add_argument("--output", "-o", type=Path, help="dossier de sortie (sinon : sortie standard)")
+        exp.add_argument(
+            "--output", "-o", type=Path, help="dossier de sortie (sinon : sortie standard)"
+        )
         exp.add_argument("ids", nargs="*", help="identifiants des démarches (toutes par défaut)")
         for p in (validate, imp, exp):
             # Subparsers don't inherit BaseCommand's parser class; keep errors on stderr.
@@ -72,4 +74,6 @@ class Command(BaseCommand):
             folder.mkdir(parents=True, exist_ok=True)
             (folder / f"{procedure.pk}.yaml").write_text(text, encoding="utf-8")
         if output is not None:
-            self.stdout.write(self.style.SUCCESS(f"{procedures.count()} démarche(s) exportée(s) dans {output}."))
+            self.stdout.write(
+                self.style.SUCCESS(f"{procedures.count()} démarche(s) exportée(s) dans {output}.")
+            )

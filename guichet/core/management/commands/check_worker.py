@@ -30,4 +30,6 @@ class Command(BaseCommand):
             result.refresh()
         if result.status == TaskResultStatus.FAILED:
             raise CommandError("La tâche de contrôle a échoué : voir les journaux du travailleur.")
-        self.stdout.write(self.style.SUCCESS(f"Travailleur actif (tâche traitée à {result.return_value})."))
+        self.stdout.write(
+            self.style.SUCCESS(f"Travailleur actif (tâche traitée à {result.return_value}).")
+        )
