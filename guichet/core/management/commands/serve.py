@@ -7,6 +7,7 @@ developer never keeps an orphan worker writing to the database.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from typing import Any
@@ -23,6 +24,8 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # SIGTERM (a process manager stopping us) must also run the `finally` below.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         worker = subprocess.Popen([sys.executable, "manage.py", "db_worker"])
         self.stdout.write(f"Travailleur de tâches démarré (pid {worker.pid}).")
         try:
