@@ -111,3 +111,11 @@ def test_pages_forbid_any_third_party_resource(client, demo_catalog):
     assert "default-src 'none'" in policy
     assert "frame-ancestors 'none'" in policy
     assert "unsafe-inline" not in policy
+
+
+def test_missing_page_answers_in_french_with_a_way_forward(client, demo_catalog):
+    response = client.get("/page-qui-n-existe-pas/")
+    assert response.status_code == 404
+    html = response.content.decode()
+    assert "Page introuvable" in html
+    assert 'action="/demarches/"' in html
