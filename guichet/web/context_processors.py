@@ -3,7 +3,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.conf.locale import LANG_INFO
 from django.http import HttpRequest
 from django.urls import translate_url
 from django.utils.translation import get_language
@@ -17,7 +16,7 @@ def site(request: HttpRequest) -> dict[str, Any]:
     languages = [
         {
             "code": code,
-            "name": LANG_INFO.get(code, {}).get("name_local", name),
+            "name": name,
             "url": translate_url(request.get_full_path(), code),
             "is_current": code == current,
         }

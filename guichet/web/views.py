@@ -30,7 +30,7 @@ def _authorities(procedures: list[Procedure]) -> list[dict[str, Any]]:
             },
         )
         entry["count"] += 1
-    return sorted(found.values(), key=lambda a: (a["country"], a["name"]))
+    return sorted(found.values(), key=lambda a: (a["country"], pick(a["name"])))
 
 
 @public_page

@@ -73,7 +73,7 @@ def test_procedure_sheet_shows_what_a_citizen_needs(client, demo_catalog):
         "Sources",
     ):
         assert heading in html
-    assert "750 FCFA" in html
+    assert "750\xa0FCFA" in html
     assert "24 heures" in html
     assert "Copie de l&#x27;extrait d&#x27;acte de naissance" in html
     assert 'href="https://guindo.ml/justice/" rel="noopener noreferrer nofollow"' in html

@@ -1,0 +1,561 @@
+"""What a citizen on EDGE waits for, and how fast the catalog search answers.
+
+Run from the repository root (`make bench`). The script:
+1. migrates and loads the demo catalog into a throw-away data directory;
+2. starts `runserver` there with DEBUG=0, so the production middleware (gzip, CSP) applies;
+3. loads each public page N times in headless Debian Chromium throttled to WebPageTest's
+   "Edge" profile with the cache off, and once more with JavaScript disabled;
+4. times `SearchIndex.search` in-process over the search engineer's query table;
+5. prints a table and writes BENCHMARKS.md.
+
+It exits non-zero when a page weighs more than the 14 KB first flight, asks any host but the
+server, does not answer 200, or loses its main heading without JavaScript.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import secrets
+import shlex
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from guichet.web.tests.pages import BUDGET_BYTES, public_urls  # noqa: E402
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-gpu",
+    "--disable-quic",
+]
+# WebPageTest's "Edge" connectivity profile (connectivity.ini): 240/200 kbps, 840 ms RTT.
+EDGE = {
+    "offline": False,
+    "latency": 840,
+    "downloadThroughput": 240_000 / 8,
+    "uploadThroughput": 200_000 / 8,
+}
+PROFILE = "EDGE: 240 kbps down / 200 kbps up, 840 ms RTT (Chromium CDP throttling), cache disabled"
+# One sheet per country; the rest of the page list is the one the page-weight test uses.
+SHEETS = ["ml-passeport", "bf-cnib", "ne-casier-judiciaire"]
+SEARCH_QUERIES = ROOT / "guichet" / "catalog" / "tests" / "search_queries.yaml"
+SEARCH_REPEATS = 5
+SERVER_START_TIMEOUT = 30.0
+PAGE_TIMEOUT_MS = 30_000
+# Variables the settings read; the bench sets its own values, never the caller's.
+_SETTINGS_VARS = ["DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "GUICHET_DATA_DIR"]
+
+
+@dataclass
+class Load:
+    status: int
+    transferred: int
+    requests: int
+    external: list[str]
+    load_ms: float
+
+
+@dataclass
+class PageResult:
+    url: str
+    loads: list[Load] = field(default_factory=list)
+    js_off_status: int = 0
+    js_off_heading: str = ""
+    error: str = ""
+
+    def problems(self) -> list[str]:
+        found = [f"{self.url}: {self.error}"] if self.error else []
+        for load in self.loads:
+            if load.status != 200:
+                found.append(f"{self.url}: HTTP {load.status}")
+                break
+        if self.loads and max(x.transferred for x in self.loads) > BUDGET_BYTES:
+            found.append(
+                f"{self.url}: {max(x.transferred for x in self.loads)} B > {BUDGET_BYTES} B"
+            )
+        external = sorted({u for x in self.loads for u in x.external})
+        if external:
+            found.append(f"{self.url}: external requests {external}")
+        if self.js_off_status != 200 or not self.js_off_heading:
+            found.append(
+                f"{self.url}: without JavaScript, HTTP {self.js_off_status},"
+                f" heading {self.js_off_heading!r}"
+            )
+        return found
+
+
+@dataclass
+class SearchResult:
+    available: bool
+    note: str = ""
+    cases: int = 0
+    correct: int = 0
+    build_ms: float = 0.0
+    cold_ms: list[float] = field(default_factory=list)
+    warm_ms: list[float] = field(default_factory=list)
+    misses: list[str] = field(default_factory=list)
+
+
+# --- Set-up -------------------------------------------------------------------------------
+
+
+def _env(data_dir: Path, **values: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in _SETTINGS_VARS and k.removesuffix("_FILE") not in _SETTINGS_VARS
+    }
+    env["GUICHET_DATA_DIR"] = str(data_dir)
+    env.update(values)
+    return env
+
+
+def _manage(args: Sequence[str], env: dict[str, str]) -> None:
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_until_up(server: subprocess.Popen[bytes], base: str, log: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"the server stopped (code {server.returncode}):\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(base + "/", timeout=2):  # noqa: S310 (our own http URL)
+                return
+        except urllib.error.HTTPError:
+            return  # it answers, even if with an error: the page checks will say which
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(
+        f"the server did not answer within {SERVER_START_TIMEOUT:.0f} s:\n{log.read_text()}"
+    )
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    if server.poll() is None:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
+
+
+# --- Browser ------------------------------------------------------------------------------
+
+
+def _is_external(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme not in ("data", "blob", "about") and parts.hostname != "127.0.0.1"
+
+
+def _throttled_load(browser: Any, url: str) -> Load:
+    """One cold visit: a fresh context (no cookies, no connection reused), EDGE, no cache."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        cdp = context.new_cdp_session(page)
+        cdp.send("Network.enable")
+        cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
+        cdp.send("Network.emulateNetworkConditions", EDGE)
+        sent: dict[str, str] = {}
+        finished: dict[str, int] = {}
+        failed: set[str] = set()
+        cdp.on(
+            "Network.requestWillBeSent",
+            lambda e: sent.setdefault(e["requestId"], e["request"]["url"]),
+        )
+        cdp.on(
+            "Network.loadingFinished",
+            lambda e: finished.__setitem__(e["requestId"], int(e["encodedDataLength"])),
+        )
+        cdp.on("Network.loadingFailed", lambda e: failed.add(e["requestId"]))
+        started = time.perf_counter()
+        response = page.goto(url, wait_until="load", timeout=PAGE_TIMEOUT_MS)
+        wall_ms = (time.perf_counter() - started) * 1000
+        timing = page.evaluate(
+            "() => { const n = performance.getEntriesByType('navigation')[0];"
+            " return n && n.loadEventStart > 0 ? n.loadEventStart - n.startTime : null; }"
+        )
+        # CDP events may trail the load event by a few milliseconds.
+        deadline = time.monotonic() + 5
+        while set(sent) - set(finished) - failed and time.monotonic() < deadline:
+            page.wait_for_timeout(50)
+        network = [u for u in sent.values() if urlsplit(u).scheme in ("http", "https")]
+        return Load(
+            status=response.status if response else 0,
+            transferred=sum(finished.values()),
+            requests=len(network),
+            external=[u for u in sent.values() if _is_external(u)],
+            load_ms=float(timing) if timing is not None else wall_ms,
+        )
+    finally:
+        context.close()
+
+
+def _heading_without_js(browser: Any, url: str) -> tuple[int, str]:
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        response = page.goto(url, wait_until="load", timeout=PAGE_TIMEOUT_MS)
+        heading = page.locator("main h1").first
+        text = heading.inner_text(timeout=5_000).strip() if heading.is_visible() else ""
+        return (response.status if response else 0), text
+    finally:
+        context.close()
+
+
+def bench_pages(base: str, urls: list[str], runs: int) -> tuple[list[PageResult], str]:
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
+    results = [PageResult(url=u) for u in urls]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            version = browser.version
+            for result in results:
+                try:
+                    for _ in range(runs):
+                        result.loads.append(_throttled_load(browser, base + result.url))
+                    result.js_off_status, result.js_off_heading = _heading_without_js(
+                        browser, base + result.url
+                    )
+                except PlaywrightError as exc:
+                    result.error = str(exc).splitlines()[0]
+                _print_progress(result)
+        finally:
+            browser.close()
+    return results, version
+
+
+def _print_progress(result: PageResult) -> None:
+    if result.loads:
+        median = statistics.median(x.load_ms for x in result.loads)
+        print(f"  {result.url}: {median:.0f} ms (median of {len(result.loads)})", flush=True)
+    else:
+        print(f"  {result.url}: {result.error}", flush=True)
+
+
+# --- Search -------------------------------------------------------------------------------
+
+
+def _cases(raw: Any) -> list[dict[str, Any]]:
+    """The query table: a list of {query, country, expected}, or a mapping holding one."""
+    if isinstance(raw, dict):
+        raw = next((v for v in raw.values() if isinstance(v, list)), [])
+    return [c for c in raw or [] if isinstance(c, dict) and "query" in c]
+
+
+def _is_right(expected: Any, hits: list[str]) -> bool:
+    """`expected` first; a list means any of them first; nothing expected means no result."""
+    if expected in (None, "", []):
+        return not hits
+    allowed = expected if isinstance(expected, list) else [expected]
+    return bool(hits) and hits[0] in {str(e) for e in allowed}
+
+
+def bench_search(data_dir: Path) -> SearchResult:
+    """In this process, against the demo database the server reads."""
+    if not SEARCH_QUERIES.exists():
+        return SearchResult(available=False, note=f"{SEARCH_QUERIES.relative_to(ROOT)} not found")
+    for name in _SETTINGS_VARS:
+        os.environ.pop(name, None)
+        os.environ.pop(f"{name}_FILE", None)
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="guichet.settings", DEBUG="1", GUICHET_DATA_DIR=str(data_dir)
+    )
+    try:
+        import django
+        import yaml
+
+        django.setup()
+        from guichet.catalog import queries
+
+        cases = _cases(yaml.safe_load(SEARCH_QUERIES.read_text(encoding="utf-8")))
+        started = time.perf_counter()
+        index = queries.search_index()
+        build_ms = (time.perf_counter() - started) * 1000
+        result = SearchResult(available=True, cases=len(cases), build_ms=build_ms)
+
+        def timed(case: dict[str, Any]) -> tuple[float, list[str]]:
+            started = time.perf_counter()
+            hits = index.search(str(case["query"]), country=case.get("country") or None)
+            return (time.perf_counter() - started) * 1000, [h.procedure_id for h in hits]
+
+        # The first pass meets every typo for the first time (the index caches its guesses).
+        for case in cases:
+            ms, hits = timed(case)
+            result.cold_ms.append(ms)
+            if _is_right(case.get("expected"), hits):
+                result.correct += 1
+            else:
+                first = hits[0] if hits else "nothing"
+                result.misses.append(f"{case['query']!r}: {first}, expected {case.get('expected')}")
+        for _ in range(SEARCH_REPEATS - 1):
+            result.warm_ms.extend(timed(case)[0] for case in cases)
+        return result
+    except Exception as exc:  # noqa: BLE001 (the search module is young; report, do not crash)
+        return SearchResult(available=False, note=f"{type(exc).__name__}: {exc}")
+
+
+# --- Report -------------------------------------------------------------------------------
+
+
+def _spread(values: Sequence[float], fmt: Callable[[float], str]) -> str:
+    if not values:
+        return "—"
+    median, low, high = statistics.median(values), min(values), max(values)
+    return fmt(median) if low == high else f"{fmt(median)} ({fmt(low)}–{fmt(high)})"
+
+
+def _kib(value: float) -> str:
+    return f"{value / 1024:.1f} KiB"
+
+
+def _ms(value: float) -> str:
+    return f"{value:.0f} ms"
+
+
+def page_table(results: list[PageResult]) -> list[str]:
+    rows = [
+        "| page | HTTP | transferred, median (min–max) | requests | external"
+        " | load, median (min–max) | JS off |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        statuses = sorted({x.status for x in r.loads})
+        rows.append(
+            "| `{}` | {} | {} | {} | {} | {} | {} |".format(
+                r.url,
+                "/".join(map(str, statuses)) or "—",
+                _spread([x.transferred for x in r.loads], _kib),
+                _spread([x.requests for x in r.loads], lambda v: f"{v:.0f}"),
+                max((len(x.external) for x in r.loads), default=0),
+                _spread([x.load_ms for x in r.loads], _ms),
+                "ok"
+                if r.js_off_status == 200 and r.js_off_heading
+                else f"FAIL ({r.js_off_status})",
+            )
+        )
+    return rows
+
+
+def search_lines(search: SearchResult) -> list[str]:
+    if not search.available:
+        return [f"Not measured: {search.note}."]
+    accuracy = search.correct / search.cases if search.cases else 0.0
+    lines = [
+        f"- Query table: `{SEARCH_QUERIES.relative_to(ROOT)}`, {search.cases} queries.",
+        f"- Accuracy (expected procedure first): {search.correct}/{search.cases} ({accuracy:.0%}).",
+        f"- Index build (45 procedures): {search.build_ms:.1f} ms.",
+        "- `SearchIndex.search`, first pass (typo guesses not yet cached): "
+        + _spread(search.cold_ms, lambda v: f"{v:.2f} ms"),
+        f"- `SearchIndex.search`, next {SEARCH_REPEATS - 1} passes: "
+        + _spread(search.warm_ms, lambda v: f"{v:.2f} ms"),
+    ]
+    if search.misses:
+        lines.append("- Misses: " + "; ".join(search.misses[:20]))
+    return lines
+
+
+def machine() -> str:
+    cpu = platform.processor() or "unknown"
+    memory = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, {memory} RAM, {platform.system()} {platform.release()}"
+
+
+def commit() -> str:
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except OSError:
+        return "unknown"
+    return done.stdout.strip() or "unknown"
+
+
+def _python() -> str:
+    """The interpreter as typed: `.venv/bin/python` under `make bench`, else its full path."""
+    executable = Path(sys.executable)
+    return str(executable.relative_to(ROOT)) if executable.is_relative_to(ROOT) else str(executable)
+
+
+def write_report(
+    path: Path,
+    *,
+    results: list[PageResult],
+    search: SearchResult,
+    runs: int,
+    chromium: str,
+    seconds: float,
+    problems: list[str],
+) -> None:
+    text = [
+        "# Benchmarks",
+        "",
+        "Written by `bench/run.py` (`make bench`); do not edit by hand.",
+        "",
+        f"- Date (UTC): {datetime.now(UTC):%Y-%m-%d %H:%M}",
+        f"- Commit: {commit()}",
+        f"- Command: `{shlex.join([_python(), *sys.argv])}` (from the repository root)",
+        f"- Machine: {machine()}",
+        f"- Software: Python {platform.python_version()}, Chromium {chromium} (headless), "
+        "Django `runserver` with DEBUG=0 on 127.0.0.1, SQLite, demo catalog (45 procedures)",
+        f"- Network profile: {PROFILE}; each load is a fresh browser context",
+        f"- Runs: each page {runs} times; figures are the median, with min–max in brackets",
+        f"- Total bench time: {seconds:.0f} s",
+        "",
+        "The machine is shared with other work and noisy: compare orders of magnitude, not "
+        "milliseconds. Loopback has no DNS, TCP or TLS set-up cost; a real EDGE link adds "
+        "about three round trips (roughly 2.5 s) before the first byte.",
+        "",
+        "## Public pages under EDGE",
+        "",
+        f"Budget: {BUDGET_BYTES} bytes (14 KB, TCP's first flight) per page, everything included; "
+        "no request to any host but the server; the main heading is there with JavaScript off. "
+        "Transferred = sum of `encodedDataLength` (headers and compressed body) over all "
+        "requests of the load; load = navigation start to the `load` event.",
+        "",
+        *page_table(results),
+        "",
+        "## Catalog search (in-process, no browser)",
+        "",
+        *search_lines(search),
+        "",
+        "## Verdict",
+        "",
+        *(
+            [f"- FAIL: {p}" for p in problems]
+            or ["All pages within budget, local only, usable without JavaScript."]
+        ),
+        "",
+    ]
+    path.write_text("\n".join(text), encoding="utf-8")
+
+
+# --- Main ---------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="loads per page (default 5)")
+    parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
+    args = parser.parse_args()
+    runs = max(1, min(args.runs, 20))
+    if not CHROMIUM.exists():
+        print(f"{CHROMIUM} is missing: apt-get install chromium (never `playwright install`).")
+        return 2
+
+    started = time.monotonic()
+    urls = public_urls(SHEETS)
+    with tempfile.TemporaryDirectory(prefix="guichet-bench-") as tmp:
+        data_dir = Path(tmp)
+        print(f"Demo data in {data_dir} ...", flush=True)
+        dev = _env(data_dir, DEBUG="1")
+        _manage(["migrate", "--noinput"], dev)
+        _manage(["load_demo"], dev)
+
+        port = _free_port()
+        base = f"http://127.0.0.1:{port}"
+        prod = _env(
+            data_dir, DEBUG="0", SECRET_KEY=secrets.token_urlsafe(64), ALLOWED_HOSTS="127.0.0.1"
+        )
+        log = data_dir / "server.log"
+        with log.open("wb") as log_file:
+            server = subprocess.Popen(
+                [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+                cwd=ROOT,
+                env=prod,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+            )
+            try:
+                _wait_until_up(server, base, log)
+                print(
+                    f"Server on {base}; {len(urls)} pages x {runs} loads under EDGE ...", flush=True
+                )
+                results, chromium = bench_pages(base, urls, runs)
+            finally:
+                _stop(server)
+        print("Catalog search ...", flush=True)
+        search = bench_search(data_dir)
+
+    problems = [p for r in results for p in r.problems()]
+    seconds = time.monotonic() - started
+    print()
+    print("\n".join(page_table(results)))
+    print()
+    print("\n".join(search_lines(search)))
+    write_report(
+        args.output,
+        results=results,
+        search=search,
+        runs=runs,
+        chromium=chromium,
+        seconds=seconds,
+        problems=problems,
+    )
+    print(f"\nWritten {args.output} in {seconds:.0f} s.")
+    for problem in problems:
+        print(f"FAIL: {problem}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
