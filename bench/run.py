@@ -37,18 +37,13 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from guichet.web.tests.pages import BUDGET_BYTES, public_urls  # noqa: E402
+from guichet.web.tests.pages import (  # noqa: E402
+    BUDGET_BYTES,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    public_urls,
+)
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-gpu",
-    "--disable-quic",
-]
 # WebPageTest's "Edge" connectivity profile (connectivity.ini): 240/200 kbps, 840 ms RTT.
 EDGE = {
     "offline": False,

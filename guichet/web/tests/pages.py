@@ -4,9 +4,22 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.test import Client
+
+# Debian's Chromium (never a downloaded browser); flags that keep it off the network.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-gpu",
+    "--disable-quic",
+]
 
 BUDGET_BYTES = 14 * 1024
 """TCP's first flight (10 segments, RFC 6928): a page this small arrives in one round trip."""

@@ -17,17 +17,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from guichet.catalog.models import Procedure
+from guichet.web.tests.pages import CHROMIUM, CHROMIUM_ARGS
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-gpu",
-    "--disable-quic",
-]
 PHONE = {"width": 360, "height": 800}
 SCREENSHOT = Path(tempfile.gettempdir()) / "guichet-procedure.png"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from argparse import ArgumentParser
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +26,6 @@ class Command(BaseCommand):
             "--output", "-o", type=Path, help="dossier de sortie (sinon : sortie standard)"
         )
         exp.add_argument("ids", nargs="*", help="identifiants des démarches (toutes par défaut)")
-        for p in (validate, imp, exp):
-            # Subparsers don't inherit BaseCommand's parser class; keep errors on stderr.
-            p.formatter_class = ArgumentParser().formatter_class
 
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
