@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "guichet.core",
     "guichet.accounts",
     "guichet.governance",
+    "guichet.notifications",
     "guichet.catalog",
     "guichet.web",
 ]
@@ -115,6 +116,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+LOGIN_URL = "accounts:login"
+# Countries whose mobile numbers may sign in (ISO 3166 codes known to `phonenumbers`).
+PHONE_COUNTRIES = env_list("PHONE_COUNTRIES", ["ML", "BF", "NE"])
 
 # --- Languages ------------------------------------------------------------------------
 # French is the working language; the national languages Django does not ship are
@@ -148,6 +152,31 @@ STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(DATA_DIR / "media")))
 
+# --- Stored files ------------------------------------------------------------------------
+# Attachments are never served by the web server: they live outside any URL and go out
+# only through views that check who asks. Default: a folder on disk. Production may use
+# an S3-compatible object store through django-storages (`pip install -e '.[s3]'`).
+_attachments_backend = env_str("ATTACHMENTS_STORAGE", "django.core.files.storage.FileSystemStorage")
+if _attachments_backend == "django.core.files.storage.FileSystemStorage":
+    _attachments_options: dict[str, object] = {"location": str(MEDIA_ROOT / "attachments")}
+else:
+    _attachments_options = {
+        "bucket_name": env_str("S3_BUCKET"),
+        "endpoint_url": env_str("S3_ENDPOINT_URL", "") or None,
+        "region_name": env_str("S3_REGION", "") or None,
+        "access_key": env_str("S3_ACCESS_KEY_ID"),
+        "secret_key": env_str("S3_SECRET_ACCESS_KEY"),
+        "default_acl": "private",
+        "querystring_auth": True,
+        "file_overwrite": False,
+    }
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "attachments": {"BACKEND": _attachments_backend, "OPTIONS": _attachments_options},
+}
+ATTACHMENT_SCANNER = env_str("ATTACHMENT_SCANNER", "guichet.dossiers.scanning.AcceptAllScanner")
+
 # --- Security -------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = not DEBUG
@@ -155,6 +184,13 @@ CSRF_COOKIE_SECURE = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Reverse proxies in front of Guichet that append the client address to X-Forwarded-For
+# (0: none, REMOTE_ADDR is the client). Rate limits count per client address.
+TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0, minimum=0)
+
+# --- Notifications ----------------------------------------------------------------------
+# Dotted path of the SMS backend; the default keeps messages in a table (development).
+SMS_BACKEND = env_str("SMS_BACKEND", "guichet.notifications.sms.OutboxSmsBackend")
 
 # --- Guichet ----------------------------------------------------------------------------
 # Where `load_demo` reads the demo procedures from (the project's own copy).

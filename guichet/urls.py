@@ -6,5 +6,9 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    *i18n_patterns(path("", include("guichet.web.urls")), prefix_default_language=False),
+    *i18n_patterns(
+        path("", include("guichet.web.urls")),
+        path("", include("guichet.web.accounts_urls")),
+        prefix_default_language=False,
+    ),
 ]

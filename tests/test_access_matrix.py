@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from guichet.web.access import PUBLIC, STAFF
+from guichet.web.access import CITIZEN, PUBLIC, STAFF
 
 # Pages that are not ours: Django's admin guards itself (staff + permissions).
 THIRD_PARTY_PREFIXES = ("admin/",)
@@ -18,6 +18,17 @@ SAMPLE_URLS = {
     "public:catalog": "/demarches/",
     "public:procedure": "/demarches/ml-passeport/",
     "public:procedure-version": "/demarches/ml-passeport/versions/1/",
+    "accounts:login": "/connexion/",
+    "accounts:login-code": "/connexion/code/",
+    "accounts:login-resend": "/connexion/code/renvoyer/",
+    "accounts:logout": "/deconnexion/",
+    "accounts:my-dossiers": "/mes-demarches/",
+}
+
+# Pages anyone may reach whose plain GET is not a 200 page.
+GET_STATUS = {
+    "accounts:login-code": 302,  # no code asked for in this session: back to the number
+    "accounts:login-resend": 405,  # POST only
 }
 
 
@@ -40,7 +51,7 @@ def test_every_page_declares_its_audience():
     undeclared = [
         route
         for route, _, p in _our_pages()
-        if getattr(p.callback, "access", None) not in (PUBLIC, STAFF)
+        if getattr(p.callback, "access", None) not in (PUBLIC, CITIZEN, STAFF)
     ]
     assert undeclared == []
 
@@ -59,5 +70,14 @@ def test_each_persona_gets_what_the_declaration_says(
     elif persona == "staff":
         client.force_login(staff_user)
     for _, name, pattern in _our_pages():
-        expected = 200 if pattern.callback.access == PUBLIC or persona == "staff" else 404
-        assert client.get(SAMPLE_URLS[name]).status_code == expected, (name, persona)
+        access = pattern.callback.access
+        if access == PUBLIC:
+            expected = GET_STATUS.get(name, 200)
+        elif access == CITIZEN:  # signed-in only; others are sent to the sign-in page
+            expected = 302 if persona == "anonymous" else 200
+        else:
+            expected = 200 if persona == "staff" else 404
+        response = client.get(SAMPLE_URLS[name])
+        assert response.status_code == expected, (name, persona)
+        if access == CITIZEN and persona == "anonymous":
+            assert response["Location"] == f"/connexion/?next={SAMPLE_URLS[name]}", name

@@ -12,6 +12,9 @@ from guichet.governance.models import AuditEntry
 
 ACTIONS = {
     "procedure.imported": "Nouvelle version d'une démarche importée",
+    "account.code_sent": "Code de connexion envoyé par SMS",
+    "account.created": "Compte citoyen créé à la première connexion",
+    "account.signed_in": "Connexion avec un code reçu par SMS",
 }
 
 Actor = User | AnonymousUser | str | None

@@ -10,11 +10,14 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
+from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.cache import add_never_cache_headers
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
 
 PUBLIC = "public"
+CITIZEN = "citizen"
 STAFF = "staff"
 
 
@@ -22,6 +25,24 @@ def public_page(view: View) -> View:
     """Anyone, signed in or not, may see this page."""
     view.access = PUBLIC  # type: ignore[attr-defined]
     return view
+
+
+def citizen_page(view: View) -> View:
+    """Anyone signed in (a citizen's own pages). Others are sent to the sign-in page, which
+    brings them back here: a redirect, not a 404, since the page exists for everyone.
+    Never cached: on a shared computer the back button must not show the previous person's
+    page after they signed out."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        response = view(request, *args, **kwargs)
+        add_never_cache_headers(response)
+        return response
+
+    wrapper.access = CITIZEN  # type: ignore[attr-defined]
+    return wrapper  # type: ignore[return-value]
 
 
 def staff_page(view: View) -> View:

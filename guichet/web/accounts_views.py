@@ -1,0 +1,276 @@
+"""Sign-in pages: a mobile number, then the code received by SMS (ADR 0006).
+
+What a sign-in in progress needs (the number, the id of the code sent, where to go next)
+lives in the server-side session, never in a form field: the code page cannot be pointed
+at another number or another code.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login, logout
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils.cache import add_never_cache_headers
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_http_methods, require_POST
+
+from guichet.accounts import services
+from guichet.accounts.forms import CodeForm, PhoneForm, default_country
+from guichet.accounts.phones import allowed_countries, example_number, international_format
+from guichet.core.ratelimit import RateLimited, client_ip
+from guichet.notifications.queries import outbox_messages
+from guichet.web.access import citizen_page, public_page
+
+SESSION_KEY = "accounts.sign_in"
+MAX_NEXT_LENGTH = 2000
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+
+
+@dataclass(frozen=True)
+class PendingSignIn:
+    phone: str
+    code_id: int
+    next: str
+    country: str
+
+
+def _pending(request: HttpRequest) -> PendingSignIn | None:
+    """The sign-in in progress in this session, if its shape is sound."""
+    data = request.session.get(SESSION_KEY)
+    if not isinstance(data, dict):
+        return None
+    phone, code_id = data.get("phone"), data.get("code_id")
+    if not (isinstance(phone, str) and _E164.match(phone)):
+        return None
+    if not isinstance(code_id, int) or isinstance(code_id, bool):
+        return None
+    next_url, country = data.get("next"), data.get("country")
+    return PendingSignIn(
+        phone=phone,
+        code_id=code_id,
+        next=next_url if isinstance(next_url, str) else "",
+        country=country if isinstance(country, str) else "",
+    )
+
+
+def _remember(request: HttpRequest, pending: PendingSignIn) -> None:
+    request.session[SESSION_KEY] = {
+        "phone": pending.phone,
+        "code_id": pending.code_id,
+        "next": pending.next,
+        "country": pending.country,
+    }
+
+
+def _safe_next(request: HttpRequest, url: str | None) -> str:
+    """`url` if it stays on this site, else "" (no open redirect)."""
+    if not url or len(url) > MAX_NEXT_LENGTH:
+        return ""
+    is_safe = url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return url if is_safe else ""
+
+
+def _wait(seconds: int) -> str:
+    minutes = math.ceil(seconds / 60)
+    if minutes <= 90:
+        return ngettext("%(count)d minute", "%(count)d minutes", minutes) % {"count": minutes}
+    hours = math.ceil(minutes / 60)
+    return ngettext("%(count)d heure", "%(count)d heures", hours) % {"count": hours}
+
+
+def _too_many(
+    request: HttpRequest, template: str, context: dict[str, Any], message: str, exc: RateLimited
+) -> HttpResponse:
+    """The page again, answered 429 with a plain message and a Retry-After header."""
+    seconds = exc.retry_after_seconds()
+    context["limited"] = message % {"wait": _wait(seconds)}
+    response = render(request, template, context, status=429)
+    response["Retry-After"] = str(seconds)
+    add_never_cache_headers(response)
+    return response
+
+
+def _sign_in_context(form: PhoneForm, *, next_url: str) -> dict[str, Any]:
+    country = form["country"].value() or default_country()
+    if country not in allowed_countries():
+        country = default_country()
+    return {"form": form, "country": country, "example": example_number(country), "next": next_url}
+
+
+@public_page
+@require_http_methods(["GET", "POST"])
+def login_phone(request: HttpRequest) -> HttpResponse:
+    pending = _pending(request)
+    typed_next = request.POST.get("next") if request.method == "POST" else request.GET.get("next")
+    next_url = _safe_next(request, typed_next) or (pending.next if pending else "")
+    if request.method == "POST":
+        form = PhoneForm(request.POST)
+        if form.is_valid():
+            phone = form.cleaned_data["phone"]
+            try:
+                sign_in_code = services.request_code(
+                    phone=phone,
+                    address=client_ip(request),
+                    replaces=pending.code_id if pending else None,
+                    actor=request.user,
+                )
+            except RateLimited as exc:
+                message = _(
+                    "Trop de codes ont été demandés pour ce numéro ou depuis cette connexion. "
+                    "Vous pourrez en demander un nouveau dans %(wait)s."
+                )
+                context = _sign_in_context(form, next_url=next_url)
+                # A code this session already received for this number still works.
+                context["has_code"] = pending is not None and pending.phone == phone
+                return _too_many(request, "accounts/login.html", context, message, exc)
+            _remember(
+                request,
+                PendingSignIn(
+                    phone=phone,
+                    code_id=sign_in_code.pk,
+                    next=next_url,
+                    country=form.cleaned_data["country"],
+                ),
+            )
+            return redirect("accounts:login-code")
+    else:
+        form = PhoneForm(initial={"country": pending.country if pending else default_country()})
+    return render(request, "accounts/login.html", _sign_in_context(form, next_url=next_url))
+
+
+def _code_page(pending: PendingSignIn, form: CodeForm, *, is_dead: bool = False) -> dict[str, Any]:
+    return {
+        "form": form,
+        "phone": international_format(pending.phone),
+        "is_dead": is_dead,
+        "outbox_url": _outbox_url(),
+    }
+
+
+def _outbox_url() -> str:
+    """In development no SMS leaves the machine: where to read it (routed only in DEBUG)."""
+    if not settings.DEBUG:
+        return ""
+    try:
+        return reverse("accounts:sms-outbox")
+    except NoReverseMatch:
+        return ""
+
+
+def _start_again(request: HttpRequest) -> HttpResponse:
+    request.session.pop(SESSION_KEY, None)
+    messages.info(request, _("Saisissez votre numéro de mobile pour recevoir un code."))
+    return redirect("accounts:login")
+
+
+@public_page
+@require_http_methods(["GET", "POST"])
+def login_code(request: HttpRequest) -> HttpResponse:
+    pending = _pending(request)
+    if pending is None:
+        return _start_again(request)
+    form = CodeForm(request.POST if request.method == "POST" else None)
+    is_dead = False
+    if form.is_valid():
+        try:
+            user = services.sign_in_with_code(
+                code_id=pending.code_id,
+                phone=pending.phone,
+                code=form.cleaned_data["code"],
+                address=client_ip(request),
+            )
+        except RateLimited as exc:
+            message = _("Trop de codes incorrects depuis cette connexion. Réessayez dans %(wait)s.")
+            context = _code_page(pending, CodeForm())
+            return _too_many(request, "accounts/login_code.html", context, message, exc)
+        except services.SignInError as exc:
+            form.add_error("code", exc.message)
+            is_dead = isinstance(exc, services.CodeNotValid) or (
+                isinstance(exc, services.WrongCode) and exc.attempts_left == 0
+            )
+        else:
+            request.session.pop(SESSION_KEY, None)
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            return redirect(_safe_next(request, pending.next) or reverse("accounts:my-dossiers"))
+    response = render(
+        request, "accounts/login_code.html", _code_page(pending, form, is_dead=is_dead)
+    )
+    add_never_cache_headers(response)
+    return response
+
+
+@public_page
+@require_POST
+def resend_code(request: HttpRequest) -> HttpResponse:
+    pending = _pending(request)
+    if pending is None:
+        return _start_again(request)
+    try:
+        sign_in_code = services.request_code(
+            phone=pending.phone,
+            address=client_ip(request),
+            replaces=pending.code_id,
+            actor=request.user,
+        )
+    except RateLimited as exc:
+        message = _(
+            "Trop de codes ont été demandés. Vous pourrez en demander un nouveau dans "
+            "%(wait)s. Le dernier code reçu reste valable 10 minutes."
+        )
+        context = _code_page(pending, CodeForm())
+        return _too_many(request, "accounts/login_code.html", context, message, exc)
+    _remember(
+        request,
+        PendingSignIn(
+            phone=pending.phone,
+            code_id=sign_in_code.pk,
+            next=pending.next,
+            country=pending.country,
+        ),
+    )
+    messages.success(request, _("Un nouveau code vous a été envoyé. Le précédent ne marche plus."))
+    return redirect("accounts:login-code")
+
+
+@public_page
+@require_http_methods(["GET", "POST"])
+def logout_page(request: HttpRequest) -> HttpResponse:
+    """GET asks to confirm (a link can lead here); only POST signs out (CSRF-protected)."""
+    if request.method == "POST":
+        logout(request)
+        messages.info(request, _("Vous êtes déconnecté."))
+        return redirect("accounts:login")
+    return render(request, "accounts/logout.html")
+
+
+@citizen_page
+def my_dossiers(request: HttpRequest) -> HttpResponse:
+    """Placeholder until citizens can apply online (the dossiers issue fills it)."""
+    phone = getattr(request.user, "phone", None)
+    return render(
+        request,
+        "accounts/my_dossiers.html",
+        {"phone": international_format(phone) if phone else ""},
+    )
+
+
+@public_page
+def sms_outbox(request: HttpRequest) -> HttpResponse:
+    """Development only: the SMS the outbox backend kept. Routed only when DEBUG is on."""
+    if not settings.DEBUG:
+        raise Http404
+    response = render(request, "accounts/sms_outbox.html", {"outbox": outbox_messages()})
+    add_never_cache_headers(response)
+    return response
