@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "guichet.governance",
     "guichet.notifications",
     "guichet.catalog",
+    "guichet.formdefs",
     "guichet.web",
 ]
 

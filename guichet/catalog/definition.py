@@ -6,6 +6,9 @@ against `schema/procedure-v1.schema.json` plus the rules a schema cannot say, an
 returns the normalised definition that the catalog stores: every translatable text as a
 `{"fr": ..., "en": ...}` mapping, keys in a fixed order. Normalising first makes
 "same content" mean "same hash", so re-importing an unchanged file is a no-op.
+
+The online form (`form`) has its own schema, `schema/form-v1.schema.json`, loaded into the
+same validator; its cross-field rules and normal form live in `guichet/formdefs/definition.py`.
 """
 
 from __future__ import annotations
@@ -21,9 +24,13 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
+from referencing import Registry, Resource
+
+from guichet.formdefs.definition import form_errors, normalise_form
 
 FORMAT_VERSION = 1
 SCHEMA_PATH = Path(__file__).parent / "schema" / "procedure-v1.schema.json"
+FORM_SCHEMA_PATH = Path(__file__).parent / "schema" / "form-v1.schema.json"
 
 # Fields whose value is a translatable text (or a list of them), in definition order.
 TEXT_FIELDS = ("title", "summary", "audience", "legal_basis", "office")
@@ -130,8 +137,18 @@ def _read(text: str, source: str) -> tuple[Any, dict[Path_, int]]:
 @cache
 def _validator() -> Draft202012Validator:
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
+    form_schema = json.loads(FORM_SCHEMA_PATH.read_text(encoding="utf-8"))
+    resources = []
+    for document in (schema, form_schema):
+        Draft202012Validator.check_schema(document)
+        resources.append((document["$id"], Resource.from_contents(document)))
+    return Draft202012Validator(schema, registry=Registry().with_resources(resources))
+
+
+def _is_text_schema(schema: Any) -> bool:
+    """The `text` or `optional_text` definition: a string, or a table of translations."""
+    options = schema.get("oneOf", []) if isinstance(schema, dict) else []
+    return any(o == {"type": "string", "minLength": 1} or "$ref" in o for o in options)
 
 
 def _dotted(path: Iterable[str | int]) -> str:
@@ -197,16 +214,9 @@ def _message(error: ValidationError) -> tuple[Path_, str]:
     if validator == "const":
         return path, f"attendu {expected}, trouvé {found}"
     if validator == "pattern":
-        hints = {
-            "id": "minuscules, chiffres et tirets, préfixé par le pays (ex. ml-passeport)",
-            "last_verified": "une date AAAA-MM-JJ",
-            "sources": "une adresse http(s)://…",
-        }
-        top = path[0] if path else ""
-        hint = hints.get(str(top), f"le motif {expected}")
-        return path, f"format invalide {found} ; attendu {hint}"
+        return path, f"format invalide {found} ; attendu {_pattern_hint(path, expected)}"
     if validator == "oneOf":
-        if path and path[-1] in ("fr",) or "text" in str(error.schema_path):
+        if path and path[-1] in ("fr",) or _is_text_schema(schema):
             return path, (
                 f"attendu un texte non vide ou une table de traductions "
                 f"(fr: …, en: …), trouvé {found}"
@@ -214,7 +224,13 @@ def _message(error: ValidationError) -> tuple[Path_, str]:
         return path, f"valeur invalide {found}"
     if validator == "minimum":
         return path, f"attendu un nombre ≥ {expected}, trouvé {found}"
-    if validator in ("minLength", "minItems"):
+    if validator == "maximum":
+        return path, f"attendu un nombre ≤ {expected}, trouvé {found}"
+    if validator == "exclusiveMinimum":
+        return path, f"attendu un nombre > {expected}, trouvé {found}"
+    if validator == "minItems" and expected > 1:
+        return path, f"attendu au moins {expected} éléments"
+    if validator in ("minLength", "minItems", "minProperties"):
         return path, "ne doit pas être vide"
     if validator == "maxLength":
         return path, f"trop long (au plus {expected} caractères)"
@@ -223,6 +239,22 @@ def _message(error: ValidationError) -> tuple[Path_, str]:
     if validator == "propertyNames":
         return path, f"code de langue invalide {found} (attendu 2 ou 3 lettres minuscules)"
     return path, error.message
+
+
+def _pattern_hint(path: Path_, expected: str) -> str:
+    last = path[-1] if path else ""
+    if path and path[0] == "form":
+        if last in ("min", "max"):
+            return "une date AAAA-MM-JJ, today, ou un écart comme -18y, +30d, -6m"
+        if last in ("value", "region", "scheme"):
+            return "minuscules, chiffres, - ou _ (ex. mon-enfant)"
+        return "minuscules, chiffres et _, en commençant par une lettre (ex. date_naissance)"
+    hints = {
+        "id": "minuscules, chiffres et tirets, préfixé par le pays (ex. ml-passeport)",
+        "last_verified": "une date AAAA-MM-JJ",
+        "sources": "une adresse http(s)://…",
+    }
+    return hints.get(str(path[0] if path else ""), f"le motif {expected}")
 
 
 def _schema_errors(data: Any, lines: dict[Path_, int], source: str) -> list[DefinitionError]:
@@ -260,6 +292,8 @@ def _rule_errors(
         add(("fees", "amount_xof"), "un montant n'est permis qu'avec kind: fixed")
     if fees["kind"] == "varies" and "details" not in fees:
         add(("fees", "kind"), "un tarif variable (varies) demande des détails (details)")
+    for path, message in form_errors(data):
+        add(path, message)
     return errors
 
 
@@ -357,6 +391,8 @@ def normalise(data: dict[str, Any]) -> dict[str, Any]:
                 value["details"] = _text(value["details"])
         elif key == "delay":
             value = {**value, "text": _text(value["text"]) if value["text"] is not None else None}
+        elif key == "form" and value is not None:
+            value = normalise_form(value)
         out[key] = value
     return out
 

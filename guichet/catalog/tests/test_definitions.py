@@ -100,9 +100,33 @@ def test_schema_themes_match_the_theme_choices():
 
 
 def test_export_then_parse_gives_the_same_content():
-    for definition in load_definitions([DEMO]):
+    definitions = load_definitions([DEMO])
+    # The online forms take part in the round trip: texts, conditions, groups, files.
+    assert sum(1 for d in definitions if d.data.get("form")) >= 8
+    for definition in definitions:
         again = parse_definition(dump_definition(definition.data), definition.source)
         assert again.content_hash == definition.content_hash
+        assert again.data == definition.data
+
+
+def test_form_texts_are_normalised_like_the_rest():
+    by_id = {d.id: d.data for d in load_definitions([DEMO])}
+    form = by_id["ml-extrait-acte-naissance"]["form"]
+    assert form["pages"][0]["title"] == {"fr": "Votre demande"}
+    assert form["pages"][0]["fields"][0]["choices"][1]["label"] == {
+        "fr": "Des copies de l'acte de naissance"
+    }
+    assert set(form["privacy"]) == {"purpose", "legal_basis", "retention", "recipients"}
+
+
+def test_form_error_names_file_line_and_field(tmp_path):
+    source = DEMO / "ml" / "ml-extrait-acte-naissance.yaml"
+    bad = _copy(tmp_path, source, ("      type: number\n", "      type: nombre\n"))
+    line = next(i for i, t in enumerate(bad.read_text().splitlines(), 1) if "type: nombre" in t)
+    [error] = _errors(bad)
+    assert error.startswith(
+        f'{bad}:{line}: form.pages[0].fields[1].type : valeur "nombre" non reconnue ; '
+    )
 
 
 @pytest.mark.django_db
