@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "guichet.notifications",
     "guichet.catalog",
     "guichet.formdefs",
+    "guichet.dossiers",
     "guichet.web",
 ]
 

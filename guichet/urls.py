@@ -9,6 +9,7 @@ urlpatterns = [
     *i18n_patterns(
         path("", include("guichet.web.urls")),
         path("", include("guichet.web.accounts_urls")),
+        path("", include("guichet.web.dossier_urls")),
         prefix_default_language=False,
     ),
 ]

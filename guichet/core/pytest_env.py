@@ -5,7 +5,11 @@ given test values here unless the caller set them (CI sets DATABASE_URL for Post
 """
 
 import os
+import tempfile
 
 os.environ.setdefault("DEBUG", "0")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 40)
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
+# Files the tests store (attachments, SQLite files of subprocesses) go to a fresh folder,
+# never into the developer's var/.
+os.environ.setdefault("GUICHET_DATA_DIR", tempfile.mkdtemp(prefix="guichet-tests-"))

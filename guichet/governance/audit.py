@@ -15,6 +15,10 @@ ACTIONS = {
     "account.code_sent": "Code de connexion envoyé par SMS",
     "account.created": "Compte citoyen créé à la première connexion",
     "account.signed_in": "Connexion avec un code reçu par SMS",
+    "dossier.started": "Brouillon de dossier commencé",
+    "dossier.submitted": "Dossier déposé",
+    "attachment.added": "Pièce jointe ajoutée à un brouillon",
+    "attachment.removed": "Pièce jointe retirée d'un brouillon",
 }
 
 Actor = User | AnonymousUser | str | None

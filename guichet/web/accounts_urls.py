@@ -12,7 +12,6 @@ urlpatterns: list[URLPattern] = [
     path("connexion/code/", views.login_code, name="login-code"),
     path("connexion/code/renvoyer/", views.resend_code, name="login-resend"),
     path("deconnexion/", views.logout_page, name="logout"),
-    path("mes-demarches/", views.my_dossiers, name="my-dossiers"),
 ]
 
 if settings.DEBUG:

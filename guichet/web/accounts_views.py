@@ -29,7 +29,7 @@ from guichet.accounts.forms import CodeForm, PhoneForm, default_country
 from guichet.accounts.phones import allowed_countries, example_number, international_format
 from guichet.core.ratelimit import RateLimited, client_ip
 from guichet.notifications.queries import outbox_messages
-from guichet.web.access import citizen_page, public_page
+from guichet.web.access import public_page
 
 SESSION_KEY = "accounts.sign_in"
 MAX_NEXT_LENGTH = 2000
@@ -203,7 +203,7 @@ def login_code(request: HttpRequest) -> HttpResponse:
         else:
             request.session.pop(SESSION_KEY, None)
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            return redirect(_safe_next(request, pending.next) or reverse("accounts:my-dossiers"))
+            return redirect(_safe_next(request, pending.next) or reverse("dossiers:list"))
     response = render(
         request, "accounts/login_code.html", _code_page(pending, form, is_dead=is_dead)
     )
@@ -253,17 +253,6 @@ def logout_page(request: HttpRequest) -> HttpResponse:
         messages.info(request, _("Vous êtes déconnecté."))
         return redirect("accounts:login")
     return render(request, "accounts/logout.html")
-
-
-@citizen_page
-def my_dossiers(request: HttpRequest) -> HttpResponse:
-    """Placeholder until citizens can apply online (the dossiers issue fills it)."""
-    phone = getattr(request.user, "phone", None)
-    return render(
-        request,
-        "accounts/my_dossiers.html",
-        {"phone": international_format(phone) if phone else ""},
-    )
 
 
 @public_page

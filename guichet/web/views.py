@@ -6,6 +6,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 
 from guichet.catalog import queries
 from guichet.catalog.models import Country, Procedure, Theme
@@ -126,5 +127,8 @@ def _render_sheet(
             "version": version,
             "is_current": version == current,
             "older_versions": list(range(current - 1, 0, -1)),
+            "apply_url": reverse("dossiers:start", args=[procedure.pk])
+            if version == current and definition.get("form")
+            else "",
         },
     )

@@ -1,0 +1,103 @@
+"""Dossiers (applications) and their attachments."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.core.files.storage import storages
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+def _attachments_storage() -> Any:
+    # Resolved when used, so tests and deployments can point it elsewhere (S3, a tmp dir).
+    return storages["attachments"]
+
+
+class DossierStatus(models.TextChoices):
+    """The citizen-side states; the back-office issue adds the review states."""
+
+    DRAFT = "draft", _("Brouillon")
+    SUBMITTED = "submitted", _("Déposé")
+
+
+class Dossier(models.Model):
+    reference = models.CharField(max_length=16, unique=True)
+    """Readable over the phone (`ML-7K3Q-9DXC`, see references.py); given at creation."""
+    procedure = models.ForeignKey(
+        "catalog.Procedure", on_delete=models.PROTECT, related_name="dossiers"
+    )
+    version = models.ForeignKey(
+        "catalog.ProcedureVersion", on_delete=models.PROTECT, related_name="dossiers"
+    )
+    """The definition the answers follow; a draft keeps it even if the procedure changes."""
+    applicant = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="dossiers"
+    )
+    status = models.CharField(
+        max_length=20, choices=DossierStatus.choices, default=DossierStatus.DRAFT
+    )
+    answers: models.JSONField[dict[str, Any]] = models.JSONField(default=dict)
+    current_page = models.CharField(max_length=80, blank=True)
+    submission_token = models.UUIDField(default=uuid.uuid4, editable=False)
+    """Sent with the submit form: a retry or a double click with it submits only once."""
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        indexes = [models.Index(fields=["applicant", "status"])]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == DossierStatus.DRAFT
+
+
+class ScanStatus(models.TextChoices):
+    PENDING = "pending", _("En cours de vérification")
+    CLEAN = "clean", _("Vérifié")
+    INFECTED = "infected", _("Refusé : fichier dangereux")
+
+
+def _attachment_path(instance: Attachment, filename: str) -> str:
+    # Never the citizen's file name on disk: it may hold anything (../, a script name).
+    return f"{instance.dossier.created_at:%Y/%m}/{instance.pk}"
+
+
+class Attachment(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    dossier = models.ForeignKey(Dossier, on_delete=models.CASCADE, related_name="attachments")
+    field_id = models.CharField(max_length=80)
+    file = models.FileField(storage=_attachments_storage, upload_to=_attachment_path)
+    original_name = models.CharField(max_length=255)
+    kind = models.CharField(max_length=10)
+    """What the content is (pdf, jpeg, png), read from its first bytes, not its name."""
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    scan_status = models.CharField(
+        max_length=10, choices=ScanStatus.choices, default=ScanStatus.PENDING
+    )
+    scan_detail = models.CharField(max_length=200, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["dossier", "field_id"])]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+    @property
+    def content_type(self) -> str:
+        return {"pdf": "application/pdf", "jpeg": "image/jpeg", "png": "image/png"}.get(
+            self.kind, "application/octet-stream"
+        )

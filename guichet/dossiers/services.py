@@ -1,0 +1,303 @@
+"""Write interface of dossiers: start, fill page by page, attach files, submit.
+
+Contract: every function takes keyword-only arguments and the acting user, runs in one
+transaction, writes its audit entry inside it and queues side effects after commit.
+A draft keeps the procedure version it was started on: the form it answers never changes
+under the citizen's feet. Submission is idempotent: the draft's token submits it once;
+a double click or a retry with the same token returns the same dossier.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Mapping
+from typing import IO, Any
+
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from guichet.accounts.models import User
+from guichet.catalog.models import Procedure
+from guichet.dossiers.models import Attachment, Dossier, DossierStatus, ScanStatus
+from guichet.dossiers.references import new_reference
+from guichet.dossiers.scanning import ScannerUnavailable, get_scanner
+from guichet.formdefs.files import SNIFF_BYTES, FileRules, sniff_type
+from guichet.formdefs.spec import AnswersError, FormSpec
+from guichet.governance import audit
+
+MAX_REFERENCE_TRIES = 5
+
+
+class DossierError(Exception):
+    """A request the dossier cannot take; `message` is for the citizen, in plain French."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class SubmissionRefused(DossierError):
+    """The answers do not pass the final check; `errors` says where."""
+
+    def __init__(self, errors: AnswersError) -> None:
+        super().__init__(_("Certaines réponses sont à corriger avant le dépôt."))
+        self.errors = errors
+
+
+def form_spec(dossier: Dossier) -> FormSpec:
+    """The form of the version the dossier was started on."""
+    return FormSpec.from_definition(dossier.version.definition)
+
+
+# --- Starting and filling ------------------------------------------------------------------------
+
+
+@transaction.atomic
+def start_dossier(*, procedure: Procedure, actor: User) -> Dossier:
+    """A new draft of `procedure` for `actor`, on its current version."""
+    version = procedure.current_version
+    if not procedure.is_published or version is None or not version.definition.get("form"):
+        raise DossierError(_("Cette démarche ne peut pas être faite en ligne."))
+    spec = FormSpec.from_definition(version.definition)
+    for _try in range(MAX_REFERENCE_TRIES):
+        try:
+            with transaction.atomic():
+                dossier = Dossier.objects.create(
+                    reference=new_reference(procedure.country),
+                    procedure=procedure,
+                    version=version,
+                    applicant=actor,
+                    current_page=spec.first_page({}).id,
+                )
+            break
+        except IntegrityError:
+            continue  # the reference was taken: draw another
+    else:
+        raise DossierError(_("Le service est très chargé : réessayez dans un instant."))
+    audit.record("dossier.started", obj=dossier, actor=actor, data={"version": version.number})
+    return dossier
+
+
+def _require_draft(dossier: Dossier, actor: User) -> None:
+    if dossier.applicant_id != actor.pk:
+        raise DossierError(_("Ce dossier n'est pas le vôtre."))
+    if dossier.status != DossierStatus.DRAFT:
+        raise DossierError(_("Ce dossier est déjà déposé : il ne peut plus être modifié ici."))
+
+
+@transaction.atomic
+def save_page(
+    *, dossier: Dossier, page_id: str, page_answers: Mapping[str, Any], actor: User
+) -> str | None:
+    """Store one valid page of answers; returns the next page's id, or None for the summary."""
+    dossier = Dossier.objects.select_for_update().get(pk=dossier.pk)
+    _require_draft(dossier, actor)
+    spec = form_spec(dossier)
+    dossier.answers = spec.with_page_answers(dossier.answers, page_id, page_answers)
+    following = spec.next_page(page_id, dossier.answers)
+    dossier.current_page = following.id if following else ""
+    dossier.save(update_fields=["answers", "current_page", "updated_at"])
+    return following.id if following else None
+
+
+# --- Attachments ----------------------------------------------------------------------
+
+
+def _rules_for(spec: FormSpec, field_name: str) -> FileRules:
+    """The limits of the file field `field_name` (`acte`, or `enfants-0-acte` in a group)."""
+    parts = field_name.split("-")
+    path = (parts[0],) if len(parts) == 1 else (parts[0], parts[-1])
+    for rules in spec.file_rules():
+        if rules.path == path:
+            return rules
+    raise DossierError(_("Ce champ n'accepte pas de fichier."))
+
+
+def _digest(stream: IO[bytes]) -> str:
+    digest = hashlib.sha256()
+    for chunk in iter(lambda: stream.read(64 * 1024), b""):
+        digest.update(chunk)
+    stream.seek(0)
+    return digest.hexdigest()
+
+
+@transaction.atomic
+def add_attachment(
+    *, dossier: Dossier, field_name: str, upload: UploadedFile, actor: User
+) -> Attachment:
+    """Store one uploaded file for one file field, after checking its size, count and type."""
+    dossier = Dossier.objects.select_for_update().get(pk=dossier.pk)
+    _require_draft(dossier, actor)
+    rules = _rules_for(form_spec(dossier), field_name)
+    if not upload.size:
+        raise DossierError(_("Le fichier est vide."))
+    if upload.size > rules.max_size_bytes:
+        raise DossierError(
+            _("Le fichier est trop lourd : %(size)s Mo au plus.")
+            % {"size": f"{rules.max_size_mb:g}"}
+        )
+    if dossier.attachments.filter(field_id=field_name).count() >= rules.max_files:
+        raise DossierError(
+            _("Vous avez déjà joint tous les fichiers permis ici (%(n)d). Retirez-en un d'abord.")
+            % {"n": rules.max_files}
+        )
+    upload.seek(0)
+    kind = sniff_type(upload.read(SNIFF_BYTES))
+    upload.seek(0)
+    if kind is None or kind not in rules.accept:
+        accepted = ", ".join(k.upper() for k in rules.accept)
+        raise DossierError(
+            _("Ce fichier n'est pas d'un type accepté (accepté : %(kinds)s).") % {"kinds": accepted}
+        )
+    attachment = Attachment(
+        id=uuid.uuid4(),
+        dossier=dossier,
+        field_id=field_name,
+        original_name=_clean_name(upload.name or "fichier"),
+        kind=kind,
+        size=upload.size,
+        sha256=_digest(upload),
+        uploaded_by=actor,
+    )
+    attachment.file.save(attachment.original_name, upload, save=False)
+    attachment.save()
+    audit.record(
+        "attachment.added",
+        obj=dossier,
+        actor=actor,
+        data={"attachment": str(attachment.pk), "field": field_name, "kind": kind},
+    )
+    transaction.on_commit(lambda: _enqueue_scan(attachment.pk))
+    return attachment
+
+
+def _enqueue_scan(attachment_id: uuid.UUID) -> None:
+    from guichet.dossiers.tasks import scan_attachment
+
+    scan_attachment.enqueue(attachment_id=str(attachment_id))
+
+
+def _clean_name(name: str) -> str:
+    """A file name safe to show and to offer for download: no path, no control characters."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    cleaned = "".join(c for c in base if c.isprintable() and c not in '"<>|:*?\u202e\u202d')
+    return (cleaned.strip(". ") or "fichier")[:120]
+
+
+@transaction.atomic
+def remove_attachment(*, attachment: Attachment, actor: User) -> None:
+    dossier = Dossier.objects.select_for_update().get(pk=attachment.dossier_id)
+    _require_draft(dossier, actor)
+    audit.record(
+        "attachment.removed", obj=dossier, actor=actor, data={"attachment": str(attachment.pk)}
+    )
+    _delete_with_file(attachment)
+
+
+def _delete_with_file(attachment: Attachment) -> None:
+    """Delete the row now and the stored file once the transaction has committed."""
+    file = attachment.file
+    attachment.delete()
+    transaction.on_commit(lambda: file.delete(save=False))
+
+
+def scan_attachment(*, attachment_id: str) -> str:
+    """Scan one file with the configured scanner; a scanner that is down leaves it pending."""
+    attachment = Attachment.objects.filter(pk=attachment_id).first()
+    if attachment is None or attachment.scan_status != ScanStatus.PENDING:
+        return attachment.scan_status if attachment else "missing"
+    try:
+        with attachment.file.open("rb") as stream:
+            result = get_scanner().scan(stream)
+    except ScannerUnavailable as exc:
+        Attachment.objects.filter(pk=attachment.pk).update(scan_detail=str(exc)[:200])
+        raise
+    status = ScanStatus.CLEAN if result.is_clean else ScanStatus.INFECTED
+    Attachment.objects.filter(pk=attachment.pk, scan_status=ScanStatus.PENDING).update(
+        scan_status=status, scan_detail=result.detail[:200]
+    )
+    return str(status)
+
+
+def attachment_kinds(dossier: Dossier) -> dict[str, str]:
+    """The dossier's attachment ids and their real types, as the form checks expect them."""
+    return {str(pk): kind for pk, kind in dossier.attachments.values_list("pk", "kind")}
+
+
+def attachment_ids_by_field(dossier: Dossier) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for pk, field in dossier.attachments.order_by("created_at").values_list("pk", "field_id"):
+        found.setdefault(field, []).append(str(pk))
+    return found
+
+
+# --- Submission ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def submit_dossier(*, dossier: Dossier, token: str, actor: User) -> Dossier:
+    """Freeze the answers and hand the dossier to the administration, exactly once."""
+    dossier = Dossier.objects.select_for_update().get(pk=dossier.pk)
+    if dossier.applicant_id != actor.pk:
+        raise DossierError(_("Ce dossier n'est pas le vôtre."))
+    if str(dossier.submission_token) != str(token):
+        raise DossierError(
+            _("Ce formulaire de dépôt n'est plus à jour : vérifiez le récapitulatif puis déposez.")
+        )
+    if dossier.status != DossierStatus.DRAFT:
+        return dossier  # the same token again: a double click or a retry, already done
+    procedure = Procedure.objects.get(pk=dossier.procedure_id)
+    if not procedure.is_published:
+        raise DossierError(
+            _("Cette démarche n'est plus proposée en ligne : votre brouillon est conservé.")
+        )
+    spec = form_spec(dossier)
+    if (
+        dossier.attachments.exclude(scan_status=ScanStatus.CLEAN)
+        .filter(scan_status=ScanStatus.INFECTED)
+        .exists()
+    ):
+        raise DossierError(_("Un fichier a été refusé par l'antivirus : retirez-le d'abord."))
+    try:
+        answers = spec.clean_answers(dossier.answers, attachments=attachment_kinds(dossier))
+    except AnswersError as exc:
+        raise SubmissionRefused(exc) from None
+    # Files that no kept answer points at (left behind by a changed answer) are dropped.
+    kept = set(_strings(answers))
+    for attachment in dossier.attachments.exclude(pk__in=_uuids(kept)):
+        _delete_with_file(attachment)
+    dossier.answers = answers
+    dossier.status = DossierStatus.SUBMITTED
+    dossier.submitted_at = timezone.now()
+    dossier.current_page = ""
+    dossier.save(update_fields=["answers", "status", "submitted_at", "current_page", "updated_at"])
+    audit.record(
+        "dossier.submitted",
+        obj=dossier,
+        actor=actor,
+        data={"version": dossier.version.number},
+    )
+    return dossier
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def _uuids(values: set[str]) -> list[uuid.UUID]:
+    found = []
+    for value in values:
+        try:
+            found.append(uuid.UUID(value))
+        except ValueError:
+            continue
+    return found
