@@ -4,8 +4,11 @@ from django.conf.urls.i18n import i18n_patterns
 from django.contrib import admin
 from django.urls import include, path
 
+from guichet.web import views
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("sante/", views.health, name="health"),
     *i18n_patterns(
         path("", include("guichet.web.urls")),
         path("", include("guichet.web.accounts_urls")),

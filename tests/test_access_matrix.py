@@ -14,6 +14,7 @@ THIRD_PARTY_PREFIXES = ("admin/",)
 
 # One concrete URL per page, to check the rule with real requests.
 SAMPLE_URLS = {
+    "health": "/sante/",
     "public:home": "/",
     "public:catalog": "/demarches/",
     "public:procedure": "/demarches/ml-passeport/",

@@ -35,6 +35,12 @@ def _authorities(procedures: list[Procedure]) -> list[dict[str, Any]]:
 
 
 @public_page
+def health(request: HttpRequest) -> HttpResponse:
+    """Liveness for load balancers and monitoring: the process answers, nothing more."""
+    return HttpResponse("ok\n", content_type="text/plain; charset=utf-8")
+
+
+@public_page
 def home(request: HttpRequest) -> HttpResponse:
     procedures = list(queries.published_procedures())
     countries = [
