@@ -33,6 +33,7 @@ SAMPLE_URLS = {
     "dossiers:remove-file": "/mes-demarches/{ref}/fichiers/{file}/retirer/",
     "dossiers:summary": "/mes-demarches/{ref}/recapitulatif/",
     "dossiers:submit": "/mes-demarches/{ref}/deposer/",
+    "dossiers:messages": "/mes-demarches/{ref}/messages/",
     "dossiers:receipt": "/mes-demarches/{ref}/recepisse.pdf",
 }
 
@@ -45,6 +46,7 @@ GET_STATUS = {
     "dossiers:upload": 405,
     "dossiers:remove-file": 405,
     "dossiers:submit": 405,
+    "dossiers:messages": 405,
 }
 
 

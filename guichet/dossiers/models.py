@@ -65,6 +65,10 @@ class ScanStatus(models.TextChoices):
     INFECTED = "infected", _("Refusé : fichier dangereux")
 
 
+MESSAGE_FIELD = "messages"
+"""`Attachment.field_id` of files sent with a message rather than for a form field."""
+
+
 def _attachment_path(instance: Attachment, filename: str) -> str:
     # Never the citizen's file name on disk: it may hold anything (../, a script name).
     return f"{instance.dossier.created_at:%Y/%m}/{instance.pk}"
@@ -101,3 +105,23 @@ class Attachment(models.Model):
         return {"pdf": "application/pdf", "jpeg": "image/jpeg", "png": "image/png"}.get(
             self.kind, "application/octet-stream"
         )
+
+
+class Message(models.Model):
+    """One message of the thread between the applicant and the administration."""
+
+    dossier = models.ForeignKey(Dossier, on_delete=models.CASCADE, related_name="messages")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    from_applicant = models.BooleanField()
+    """False for the administration: the thread shows the service, not the agent's name."""
+    body = models.TextField(blank=True)
+    attachment = models.OneToOneField(
+        Attachment, on_delete=models.SET_NULL, null=True, blank=True, related_name="message"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.dossier_id} {self.created_at:%Y-%m-%d %H:%M}"

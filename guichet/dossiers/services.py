@@ -21,7 +21,14 @@ from django.utils.translation import gettext as _
 
 from guichet.accounts.models import User
 from guichet.catalog.models import Procedure
-from guichet.dossiers.models import Attachment, Dossier, DossierStatus, ScanStatus
+from guichet.dossiers.models import (
+    MESSAGE_FIELD,
+    Attachment,
+    Dossier,
+    DossierStatus,
+    Message,
+    ScanStatus,
+)
 from guichet.dossiers.references import new_reference
 from guichet.dossiers.scanning import ScannerUnavailable, get_scanner
 from guichet.formdefs.files import SNIFF_BYTES, FileRules, sniff_type
@@ -128,21 +135,31 @@ def _digest(stream: IO[bytes]) -> str:
 def add_attachment(
     *, dossier: Dossier, field_name: str, upload: UploadedFile, actor: User
 ) -> Attachment:
-    """Store one uploaded file for one file field, after checking its size, count and type."""
+    """Store one uploaded file for one file field of a draft."""
     dossier = Dossier.objects.select_for_update().get(pk=dossier.pk)
     _require_draft(dossier, actor)
     rules = _rules_for(form_spec(dossier), field_name)
+    if dossier.attachments.filter(field_id=field_name).count() >= rules.max_files:
+        raise DossierError(
+            _("Vous avez déjà joint tous les fichiers permis ici (%(n)d). Retirez-en un d'abord.")
+            % {"n": rules.max_files}
+        )
+    return _store_file(
+        dossier=dossier, field_name=field_name, upload=upload, rules=rules, actor=actor
+    )
+
+
+def _store_file(
+    *, dossier: Dossier, field_name: str, upload: UploadedFile, rules: FileRules, actor: User
+) -> Attachment:
+    """Check an upload against `rules` (size, type read from its bytes) and keep it, pending
+    a virus scan that runs after commit. The caller holds the dossier's row lock."""
     if not upload.size:
         raise DossierError(_("Le fichier est vide."))
     if upload.size > rules.max_size_bytes:
         raise DossierError(
             _("Le fichier est trop lourd : %(size)s Mo au plus.")
             % {"size": f"{rules.max_size_mb:g}"}
-        )
-    if dossier.attachments.filter(field_id=field_name).count() >= rules.max_files:
-        raise DossierError(
-            _("Vous avez déjà joint tous les fichiers permis ici (%(n)d). Retirez-en un d'abord.")
-            % {"n": rules.max_files}
         )
     upload.seek(0)
     kind = sniff_type(upload.read(SNIFF_BYTES))
@@ -267,7 +284,8 @@ def submit_dossier(*, dossier: Dossier, token: str, actor: User) -> Dossier:
         raise SubmissionRefused(exc) from None
     # Files that no kept answer points at (left behind by a changed answer) are dropped.
     kept = set(_strings(answers))
-    for attachment in dossier.attachments.exclude(pk__in=_uuids(kept)):
+    stale = dossier.attachments.exclude(pk__in=_uuids(kept)).exclude(field_id=MESSAGE_FIELD)
+    for attachment in stale:
         _delete_with_file(attachment)
     dossier.answers = answers
     dossier.status = DossierStatus.SUBMITTED
@@ -301,3 +319,50 @@ def _uuids(values: set[str]) -> list[uuid.UUID]:
         except ValueError:
             continue
     return found
+
+
+# --- Messages with the administration ------------------------------------------------------------
+
+MESSAGE_FILE_RULES = FileRules(
+    path=(MESSAGE_FIELD,),
+    accept=("pdf", "jpeg", "png"),
+    max_size_mb=5,
+    max_files=1,
+    document=None,
+)
+MAX_MESSAGE_LENGTH = 2000
+
+
+@transaction.atomic
+def post_message(
+    *, dossier: Dossier, body: str, actor: User, upload: UploadedFile | None = None
+) -> Message:
+    """A message from the applicant to the administration about a submitted dossier."""
+    dossier = Dossier.objects.select_for_update().get(pk=dossier.pk)
+    if dossier.applicant_id != actor.pk:
+        raise DossierError(_("Ce dossier n'est pas le vôtre."))
+    if dossier.is_draft:
+        raise DossierError(
+            _("Déposez d'abord votre dossier : l'administration ne voit pas les brouillons.")
+        )
+    body = body.strip()
+    if not body and upload is None:
+        raise DossierError(_("Écrivez un message ou joignez un fichier."))
+    if len(body) > MAX_MESSAGE_LENGTH:
+        raise DossierError(
+            _("Message trop long : %(n)d caractères au plus.") % {"n": MAX_MESSAGE_LENGTH}
+        )
+    attachment = None
+    if upload is not None:
+        attachment = _store_file(
+            dossier=dossier,
+            field_name=MESSAGE_FIELD,
+            upload=upload,
+            rules=MESSAGE_FILE_RULES,
+            actor=actor,
+        )
+    message = Message.objects.create(
+        dossier=dossier, author=actor, from_applicant=True, body=body, attachment=attachment
+    )
+    audit.record("message.posted", obj=dossier, actor=actor, data={"message": message.pk})
+    return message

@@ -19,6 +19,7 @@ ACTIONS = {
     "dossier.submitted": "Dossier déposé",
     "attachment.added": "Pièce jointe ajoutée à un brouillon",
     "attachment.removed": "Pièce jointe retirée d'un brouillon",
+    "message.posted": "Message envoyé sur un dossier",
 }
 
 Actor = User | AnonymousUser | str | None

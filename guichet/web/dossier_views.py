@@ -23,7 +23,7 @@ from guichet.catalog import queries as catalog_queries
 from guichet.catalog.models import Country
 from guichet.catalog.texts import pick
 from guichet.dossiers import queries, services
-from guichet.dossiers.models import Attachment, Dossier
+from guichet.dossiers.models import MESSAGE_FIELD, Attachment, Dossier
 from guichet.dossiers.receipts import ReceiptData, render_receipt
 from guichet.formdefs.forms import FieldBlock, GroupBlock, PageForm, TextBlock
 from guichet.formdefs.spec import FormSpec, PageNotAvailable
@@ -89,11 +89,45 @@ def detail(request: HttpRequest, reference: str) -> HttpResponse:
     dossier = queries.get_dossier_for(_user(request), reference)
     if dossier.is_draft:
         return redirect(_resume_url(dossier))
+    return _render_detail(request, dossier)
+
+
+def _render_detail(
+    request: HttpRequest, dossier: Dossier, *, error: str = "", body: str = "", status: int = 200
+) -> HttpResponse:
     return render(
         request,
         "dossiers/detail.html",
-        {"dossier": dossier, "d": dossier.version.definition, "files": dossier.attachments.all()},
+        {
+            "dossier": dossier,
+            "d": dossier.version.definition,
+            "files": dossier.attachments.exclude(field_id=MESSAGE_FIELD),
+            "thread": dossier.messages.select_related("attachment"),
+            "message_error": error,
+            "message_body": body,
+            "max_message_length": services.MAX_MESSAGE_LENGTH,
+            "message_accept": services.MESSAGE_FILE_RULES.accept_attribute,
+        },
+        status=status,
     )
+
+
+@citizen_page
+@require_POST
+def post_message(request: HttpRequest, reference: str) -> HttpResponse:
+    dossier = queries.get_dossier_for(_user(request), reference)
+    body = request.POST.get("body", "")
+    try:
+        services.post_message(
+            dossier=dossier, body=body, upload=request.FILES.get("file"), actor=_user(request)
+        )
+    except services.DossierError as exc:
+        if dossier.is_draft:
+            messages.error(request, exc.message)
+            return redirect(_resume_url(dossier))
+        return _render_detail(request, dossier, error=exc.message, body=body, status=400)
+    messages.success(request, _("Message envoyé à l'administration."))
+    return redirect(reverse("dossiers:detail", args=[dossier.reference]) + "#messages")
 
 
 # --- One page of the form ------------------------------------------------------------

@@ -284,3 +284,74 @@ def test_citizen_pages_fit_the_2g_budget_without_script(signed_in, demo_catalog)
     signed_in.post(f"/mes-demarches/{dossier.reference}/deposer/", {"token": token})
     page = measure(signed_in, f"/mes-demarches/{dossier.reference}/")
     assert page.status == 200 and page.transferred <= BUDGET_BYTES
+
+
+def _submitted(client) -> Dossier:
+    dossier = _start(client)
+    _fill_to_summary(client, dossier)
+    token = str(Dossier.objects.get().submission_token)
+    client.post(f"/mes-demarches/{dossier.reference}/deposer/", {"token": token})
+    return Dossier.objects.get()
+
+
+def test_uploaded_files_are_scanned_after_commit(
+    signed_in, demo_catalog, django_capture_on_commit_callbacks
+):
+    dossier = _start(signed_in)
+    signed_in.post(_page(dossier, "demande"), DEMANDE)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        _upload(signed_in, dossier)
+        assert Attachment.objects.get().scan_status == "pending"  # not before commit
+    assert len(callbacks) == 1
+    attachment = Attachment.objects.get()
+    assert attachment.scan_status == "clean"  # the development scanner, run as a task
+    html = signed_in.get(_page(dossier, "pieces")).content.decode()
+    assert "volet.png" in html and "Vérifié" in html
+
+
+def test_citizen_writes_to_the_administration_with_a_file(signed_in, demo_catalog):
+    dossier = _submitted(signed_in)
+    url = f"/mes-demarches/{dossier.reference}/messages/"
+    response = signed_in.post(
+        url,
+        {
+            "body": "Bonjour, voici la copie demandée.",
+            "file": SimpleUploadedFile("c.pdf", PDF_BYTES),
+        },
+    )
+    assert response["Location"] == f"/mes-demarches/{dossier.reference}/#messages"
+    html = signed_in.get(f"/mes-demarches/{dossier.reference}/").content.decode()
+    assert "Bonjour, voici la copie demandée." in html and "c.pdf" in html
+    assert AuditEntry.objects.filter(action="message.posted").count() == 1
+    # The message's file is not one of the form's pieces and survives as the thread's.
+    assert dossier.messages.get().attachment.field_id == "messages"
+
+
+def test_an_empty_or_too_long_message_is_refused_and_the_text_kept(signed_in, demo_catalog):
+    dossier = _submitted(signed_in)
+    url = f"/mes-demarches/{dossier.reference}/messages/"
+    assert "Écrivez un message" in signed_in.post(url, {"body": "  "}).content.decode()
+    long = "x" * 2001
+    response = signed_in.post(url, {"body": long})
+    assert response.status_code == 400
+    assert long in response.content.decode()
+    assert dossier.messages.count() == 0
+
+
+def test_a_draft_has_no_thread_yet(signed_in, demo_catalog):
+    dossier = _start(signed_in)
+    signed_in.post(f"/mes-demarches/{dossier.reference}/messages/", {"body": "Allô ?"})
+    assert dossier.messages.count() == 0
+
+
+def test_another_citizen_cannot_read_or_write_the_thread(
+    client, demo_catalog, citizen, other_citizen
+):
+    client.force_login(citizen)
+    dossier = _submitted(client)
+    client.post(f"/mes-demarches/{dossier.reference}/messages/", {"body": "Message privé"})
+    client.force_login(other_citizen)
+    assert client.get(f"/mes-demarches/{dossier.reference}/").status_code == 404
+    response = client.post(f"/mes-demarches/{dossier.reference}/messages/", {"body": "Intrus"})
+    assert response.status_code == 404
+    assert list(dossier.messages.values_list("body", flat=True)) == ["Message privé"]
