@@ -13,7 +13,7 @@ from django.contrib import messages
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.translation import get_language
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -167,7 +167,11 @@ def _file_sections(
                 label=str(block.field.label),
                 help=str(block.field.help_text or ""),
                 accept=rules.accept_attribute,
-                limits=_("%(kinds)s, %(size)s Mo au plus, %(n)d fichier(s) au plus")
+                limits=ngettext(
+                    "%(kinds)s, %(size)s Mo au plus, %(n)d fichier au plus",
+                    "%(kinds)s, %(size)s Mo au plus, %(n)d fichiers au plus",
+                    rules.max_files,
+                )
                 % {"kinds": kinds, "size": f"{rules.max_size_mb:g}", "n": rules.max_files},
                 files=files,
                 can_add=len(files) < rules.max_files,
