@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "guichet.catalog",
     "guichet.formdefs",
     "guichet.dossiers",
+    "guichet.workflow",
     "guichet.web",
 ]
 

@@ -34,6 +34,7 @@ SAMPLE_URLS = {
     "dossiers:summary": "/mes-demarches/{ref}/recapitulatif/",
     "dossiers:submit": "/mes-demarches/{ref}/deposer/",
     "dossiers:messages": "/mes-demarches/{ref}/messages/",
+    "dossiers:resubmit": "/mes-demarches/{ref}/renvoyer/",
     "dossiers:receipt": "/mes-demarches/{ref}/recepisse.pdf",
 }
 
@@ -47,6 +48,7 @@ GET_STATUS = {
     "dossiers:remove-file": 405,
     "dossiers:submit": 405,
     "dossiers:messages": 405,
+    "dossiers:resubmit": 405,
 }
 
 

@@ -17,10 +17,15 @@ def _attachments_storage() -> Any:
 
 
 class DossierStatus(models.TextChoices):
-    """The citizen-side states; the back-office issue adds the review states."""
+    """Every state of every procedure; the allowed moves are in workflow/transitions.py."""
 
     DRAFT = "draft", _("Brouillon")
     SUBMITTED = "submitted", _("Déposé")
+    IN_REVIEW = "in_review", _("En cours d'instruction")
+    INFO_REQUESTED = "info_requested", _("Complément demandé")
+    ACCEPTED = "accepted", _("Accepté")
+    REJECTED = "rejected", _("Refusé")
+    CLOSED = "closed_without_decision", _("Classé sans suite")
 
 
 class Dossier(models.Model):
@@ -37,7 +42,7 @@ class Dossier(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="dossiers"
     )
     status = models.CharField(
-        max_length=20, choices=DossierStatus.choices, default=DossierStatus.DRAFT
+        max_length=30, choices=DossierStatus.choices, default=DossierStatus.DRAFT
     )
     answers: models.JSONField[dict[str, Any]] = models.JSONField(default=dict)
     current_page = models.CharField(max_length=80, blank=True)
@@ -125,3 +130,40 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.dossier_id} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class StatusChange(models.Model):
+    """One step of the dossier's timeline: who moved it, from where to where, and why."""
+
+    dossier = models.ForeignKey(Dossier, on_delete=models.CASCADE, related_name="changes")
+    from_status = models.CharField(max_length=30, choices=DossierStatus.choices)
+    to_status = models.CharField(max_length=30, choices=DossierStatus.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField(blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.dossier_id}: {self.from_status} → {self.to_status}"
+
+
+class InformationRequest(models.Model):
+    """The administration asks the applicant to correct answers or add documents."""
+
+    dossier = models.ForeignKey(Dossier, on_delete=models.CASCADE, related_name="info_requests")
+    message = models.TextField()
+    fields: models.JSONField[list[str]] = models.JSONField(default=list)
+    """Ids of the form fields the applicant may change (file fields for documents)."""
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.dossier_id} {self.created_at:%Y-%m-%d}"

@@ -26,8 +26,10 @@ from guichet.dossiers.models import (
     Attachment,
     Dossier,
     DossierStatus,
+    InformationRequest,
     Message,
     ScanStatus,
+    StatusChange,
 )
 from guichet.dossiers.references import new_reference
 from guichet.dossiers.scanning import ScannerUnavailable, get_scanner
@@ -88,11 +90,37 @@ def start_dossier(*, procedure: Procedure, actor: User) -> Dossier:
     return dossier
 
 
-def _require_draft(dossier: Dossier, actor: User) -> None:
+def open_information_request(dossier: Dossier) -> InformationRequest | None:
+    """The administration's pending request, when the dossier waits for the applicant."""
+    if dossier.status != DossierStatus.INFO_REQUESTED:
+        return None
+    return dossier.info_requests.filter(answered_at__isnull=True).first()
+
+
+def editable_fields(dossier: Dossier) -> set[str] | None:
+    """Field ids the applicant may change now: None for all of them (a draft)."""
+    if dossier.status == DossierStatus.DRAFT:
+        return None
+    request = open_information_request(dossier)
+    return set(request.fields) if request else set()
+
+
+def _require_editable(dossier: Dossier, actor: User, field_ids: set[str]) -> None:
+    """A draft is open; a dossier under an information request only for the listed fields."""
     if dossier.applicant_id != actor.pk:
         raise DossierError(_("Ce dossier n'est pas le vôtre."))
-    if dossier.status != DossierStatus.DRAFT:
-        raise DossierError(_("Ce dossier est déjà déposé : il ne peut plus être modifié ici."))
+    allowed = editable_fields(dossier)
+    if allowed is None or allowed & field_ids:
+        return
+    raise DossierError(_("Ce dossier est déjà déposé : il ne peut plus être modifié ici."))
+
+
+def _require_draft(dossier: Dossier, actor: User) -> None:
+    _require_editable(dossier, actor, set())
+
+
+def page_fields(spec: FormSpec, page_id: str) -> set[str]:
+    return {f.id for f in spec.page(page_id).fields}
 
 
 @transaction.atomic
@@ -101,9 +129,18 @@ def save_page(
 ) -> str | None:
     """Store one valid page of answers; returns the next page's id, or None for the summary."""
     dossier = Dossier.objects.select_for_update().get(pk=dossier.pk)
-    _require_draft(dossier, actor)
     spec = form_spec(dossier)
+    _require_editable(dossier, actor, page_fields(spec, page_id))
+    allowed = editable_fields(dossier)
+    if allowed is not None:
+        # A correction changes only the answers the administration asked for.
+        on_page = page_fields(spec, page_id)
+        kept = {k: v for k, v in dossier.answers.items() if k in on_page and k not in allowed}
+        page_answers = {**kept, **{k: v for k, v in page_answers.items() if k in allowed}}
     dossier.answers = spec.with_page_answers(dossier.answers, page_id, page_answers)
+    if not dossier.is_draft:  # a correction: back to the request, not through the form
+        dossier.save(update_fields=["answers", "updated_at"])
+        return None
     following = spec.next_page(page_id, dossier.answers)
     dossier.current_page = following.id if following else ""
     dossier.save(update_fields=["answers", "current_page", "updated_at"])
@@ -137,7 +174,7 @@ def add_attachment(
 ) -> Attachment:
     """Store one uploaded file for one file field of a draft."""
     dossier = Dossier.objects.select_for_update().get(pk=dossier.pk)
-    _require_draft(dossier, actor)
+    _require_editable(dossier, actor, {field_name.split("-")[0]})
     rules = _rules_for(form_spec(dossier), field_name)
     if dossier.attachments.filter(field_id=field_name).count() >= rules.max_files:
         raise DossierError(
@@ -207,7 +244,7 @@ def _clean_name(name: str) -> str:
 @transaction.atomic
 def remove_attachment(*, attachment: Attachment, actor: User) -> None:
     dossier = Dossier.objects.select_for_update().get(pk=attachment.dossier_id)
-    _require_draft(dossier, actor)
+    _require_editable(dossier, actor, {attachment.field_id.split("-")[0]})
     audit.record(
         "attachment.removed", obj=dossier, actor=actor, data={"attachment": str(attachment.pk)}
     )
@@ -254,6 +291,26 @@ def attachment_ids_by_field(dossier: Dossier) -> dict[str, list[str]]:
 # --- Submission ---------------------------------------------------------------------------------
 
 
+def final_answers(dossier: Dossier) -> dict[str, Any]:
+    """The answers as they will be frozen: each one checked again against the version the
+    dossier follows and its real files; files no answer points at any more are dropped.
+    The caller holds the dossier's row lock."""
+    if dossier.attachments.filter(scan_status=ScanStatus.INFECTED).exists():
+        raise DossierError(_("Un fichier a été refusé par l'antivirus : retirez-le d'abord."))
+    try:
+        answers = form_spec(dossier).clean_answers(
+            dossier.answers, attachments=attachment_kinds(dossier)
+        )
+    except AnswersError as exc:
+        raise SubmissionRefused(exc) from None
+    # Files that no kept answer points at (left behind by a changed answer) are dropped.
+    kept = set(_strings(answers))
+    stale = dossier.attachments.exclude(pk__in=_uuids(kept)).exclude(field_id=MESSAGE_FIELD)
+    for attachment in stale:
+        _delete_with_file(attachment)
+    return answers
+
+
 @transaction.atomic
 def submit_dossier(*, dossier: Dossier, token: str, actor: User) -> Dossier:
     """Freeze the answers and hand the dossier to the administration, exactly once."""
@@ -271,23 +328,11 @@ def submit_dossier(*, dossier: Dossier, token: str, actor: User) -> Dossier:
         raise DossierError(
             _("Cette démarche n'est plus proposée en ligne : votre brouillon est conservé.")
         )
-    spec = form_spec(dossier)
-    if (
-        dossier.attachments.exclude(scan_status=ScanStatus.CLEAN)
-        .filter(scan_status=ScanStatus.INFECTED)
-        .exists()
-    ):
-        raise DossierError(_("Un fichier a été refusé par l'antivirus : retirez-le d'abord."))
-    try:
-        answers = spec.clean_answers(dossier.answers, attachments=attachment_kinds(dossier))
-    except AnswersError as exc:
-        raise SubmissionRefused(exc) from None
-    # Files that no kept answer points at (left behind by a changed answer) are dropped.
-    kept = set(_strings(answers))
-    stale = dossier.attachments.exclude(pk__in=_uuids(kept)).exclude(field_id=MESSAGE_FIELD)
-    for attachment in stale:
-        _delete_with_file(attachment)
+    answers = final_answers(dossier)
     dossier.answers = answers
+    StatusChange.objects.create(
+        dossier=dossier, from_status=dossier.status, to_status=DossierStatus.SUBMITTED, actor=actor
+    )
     dossier.status = DossierStatus.SUBMITTED
     dossier.submitted_at = timezone.now()
     dossier.current_page = ""

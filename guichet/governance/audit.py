@@ -20,6 +20,7 @@ ACTIONS = {
     "attachment.added": "Pièce jointe ajoutée à un brouillon",
     "attachment.removed": "Pièce jointe retirée d'un brouillon",
     "message.posted": "Message envoyé sur un dossier",
+    "dossier.status_changed": "Dossier passé à un autre état",
 }
 
 Actor = User | AnonymousUser | str | None

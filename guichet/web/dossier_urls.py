@@ -29,5 +29,6 @@ urlpatterns = [
     path("mes-demarches/<str:reference>/recapitulatif/", views.summary, name="summary"),
     path("mes-demarches/<str:reference>/messages/", views.post_message, name="messages"),
     path("mes-demarches/<str:reference>/deposer/", views.submit, name="submit"),
+    path("mes-demarches/<str:reference>/renvoyer/", views.resubmit, name="resubmit"),
     path("mes-demarches/<str:reference>/recepisse.pdf", views.receipt, name="receipt"),
 ]

@@ -28,6 +28,7 @@ from guichet.dossiers.receipts import ReceiptData, render_receipt
 from guichet.formdefs.forms import FieldBlock, GroupBlock, PageForm, TextBlock
 from guichet.formdefs.spec import FormSpec, PageNotAvailable
 from guichet.web.access import citizen_page
+from guichet.workflow import services as workflow
 
 ADD_ITEM = "add"
 
@@ -43,6 +44,16 @@ def _language() -> str:
 
 def _page_url(dossier: Dossier, page_id: str) -> str:
     return reverse("dossiers:page", args=[dossier.reference, page_id])
+
+
+def _can_edit_page(dossier: Dossier, spec: FormSpec, page_id: str) -> bool:
+    allowed = services.editable_fields(dossier)
+    if allowed is None:
+        return True
+    try:
+        return bool(allowed & services.page_fields(spec, page_id))
+    except PageNotAvailable:
+        return False
 
 
 def _resume_url(dossier: Dossier) -> str:
@@ -95,6 +106,15 @@ def detail(request: HttpRequest, reference: str) -> HttpResponse:
 def _render_detail(
     request: HttpRequest, dossier: Dossier, *, error: str = "", body: str = "", status: int = 200
 ) -> HttpResponse:
+    info_request = services.open_information_request(dossier)
+    to_complete: list[tuple[str, str]] = []
+    if info_request:
+        spec = services.form_spec(dossier)
+        for field_id in info_request.fields:
+            field_spec = spec.field(field_id)
+            to_complete.append(
+                (pick(field_spec.label, _language()), _page_url(dossier, field_spec.page_id))
+            )
     return render(
         request,
         "dossiers/detail.html",
@@ -107,6 +127,9 @@ def _render_detail(
             "message_body": body,
             "max_message_length": services.MAX_MESSAGE_LENGTH,
             "message_accept": services.MESSAGE_FILE_RULES.accept_attribute,
+            "info_request": info_request,
+            "to_complete": to_complete,
+            "timeline": dossier.changes.all(),
         },
         status=status,
     )
@@ -241,9 +264,9 @@ def _with_files(data: Any, dossier: Dossier, form: PageForm) -> Any:
 @citizen_page
 def page(request: HttpRequest, reference: str, page_id: str) -> HttpResponse:
     dossier = queries.get_dossier_for(_user(request), reference)
-    if not dossier.is_draft:
-        return redirect(_resume_url(dossier))
     spec = services.form_spec(dossier)
+    if not _can_edit_page(dossier, spec, page_id):
+        return redirect(_resume_url(dossier))
     attachments = services.attachment_kinds(dossier)
     try:
         form = spec.build_form(
@@ -267,6 +290,8 @@ def page(request: HttpRequest, reference: str, page_id: str) -> HttpResponse:
     )
     if request.POST.get("action") == ADD_ITEM:
         return redirect(_page_url(dossier, page_id))
+    if not dossier.is_draft:  # a correction asked by the administration
+        return redirect(reverse("dossiers:detail", args=[dossier.reference]) + "#complement")
     if following is None:
         return redirect("dossiers:summary", dossier.reference)
     return redirect(_page_url(dossier, following))
@@ -421,3 +446,22 @@ def receipt(request: HttpRequest, reference: str) -> HttpResponse:
     response = HttpResponse(render_receipt(data), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="recepisse-{dossier.reference}.pdf"'
     return response
+
+
+@citizen_page
+@require_POST
+def resubmit(request: HttpRequest, reference: str) -> HttpResponse:
+    dossier = queries.get_dossier_for(_user(request), reference)
+    try:
+        workflow.resubmit(
+            dossier=dossier, token=request.POST.get("token", ""), actor=_user(request)
+        )
+    except services.SubmissionRefused as exc:
+        messages.error(request, exc.message)
+        for error in exc.errors.errors:
+            messages.error(request, error.message)
+    except services.DossierError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Votre dossier complété est renvoyé à l'administration."))
+    return redirect("dossiers:detail", dossier.reference)

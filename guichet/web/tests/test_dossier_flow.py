@@ -355,3 +355,46 @@ def test_another_citizen_cannot_read_or_write_the_thread(
     response = client.post(f"/mes-demarches/{dossier.reference}/messages/", {"body": "Intrus"})
     assert response.status_code == 404
     assert list(dossier.messages.values_list("body", flat=True)) == ["Message privé"]
+
+
+def test_citizen_completes_what_the_administration_asks_and_sends_it_back(
+    client, demo_catalog, citizen, staff_user
+):
+    from guichet.workflow import services as workflow
+
+    client.force_login(citizen)
+    dossier = _submitted(client)
+    workflow.transition(dossier=dossier, to=DossierStatus.IN_REVIEW, actor=staff_user)
+    workflow.request_information(
+        dossier=dossier,
+        fields=["nom", "volet_2"],
+        message="Le nom ne correspond pas au volet. Joignez une photo plus nette.",
+        actor=staff_user,
+    )
+    detail = client.get(f"/mes-demarches/{dossier.reference}/").content.decode()
+    assert "Le nom ne correspond pas au volet." in detail
+    assert f'href="{_page(dossier, "personne")}"' in detail
+    # Only the listed answers change: the first name stays as it was.
+    changed = {**PERSONNE, "nom": "Traore", "prenoms": "Fatou"}
+    response = client.post(_page(dossier, "personne"), changed)
+    assert response["Location"] == f"/mes-demarches/{dossier.reference}/#complement"
+    answers = Dossier.objects.get().answers
+    assert (answers["nom"], answers["prenoms"]) == ("Traore", "Awa")
+    # A page with nothing to complete stays closed; the listed file field is open.
+    assert client.get(_page(dossier, "contact"))["Location"].endswith(f"{dossier.reference}/")
+    assert _upload(client, dossier, "b.pdf", PDF_BYTES).status_code == 302
+    token = str(dossier.submission_token)
+    url = f"/mes-demarches/{dossier.reference}/renvoyer/"
+    client.post(url, {"token": token})
+    client.post(url, {"token": token})  # twice: still one step back to review
+    dossier.refresh_from_db()
+    assert dossier.status == DossierStatus.IN_REVIEW
+    assert list(dossier.changes.values_list("to_status", flat=True)) == [
+        "submitted",
+        "in_review",
+        "info_requested",
+        "in_review",
+    ]
+    assert dossier.info_requests.get().answered_at is not None
+    timeline = client.get(f"/mes-demarches/{dossier.reference}/").content.decode()
+    assert "Complément demandé" in timeline and "Joignez une photo plus nette." in timeline
