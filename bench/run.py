@@ -1,20 +1,29 @@
-"""What a citizen on EDGE waits for, and how fast the catalog search answers.
+"""What a citizen on EDGE waits for, how fast the catalog search answers, and how many
+dossier submissions one server process takes.
 
 Run from the repository root (`make bench`). The script:
-1. migrates and loads the demo catalog into a throw-away data directory;
+1. migrates and loads the demo catalog into a throw-away data directory, and makes a
+   citizen with a signed-in session, a draft filled up to its summary and a submitted
+   dossier (bench/citizen.py, through the dossier services);
 2. starts `runserver` there with DEBUG=0, so the production middleware (gzip, CSP) applies;
-3. loads each public page N times in headless Debian Chromium throttled to WebPageTest's
-   "Edge" profile with the cache off, and once more with JavaScript disabled;
-4. times `SearchIndex.search` in-process over the search engineer's query table;
-5. prints a table and writes BENCHMARKS.md.
+3. loads each public page and each citizen page (sign-in, code, "Mes démarches", every page
+   of the ml-extrait-acte-naissance form, its summary, the dossier page with its receipt)
+   N times in headless Debian Chromium throttled to WebPageTest's "Edge" profile with the
+   cache off, and once more with JavaScript disabled; citizen pages get the session cookie;
+4. measures dossier submissions per second against bare requests per second, on SQLite and
+   on PostgreSQL, with a multi-threaded WSGI server (bench/submissions.py);
+5. times `SearchIndex.search` in-process over the search engineer's query table;
+6. prints the tables and writes BENCHMARKS.md.
 
 It exits non-zero when a page weighs more than the 14 KB first flight, asks any host but the
-server, does not answer 200, or loses its main heading without JavaScript.
+server, does not answer 200 at its own address (a citizen page sent to sign-in fails), loses
+its main heading without JavaScript, or when a submission does not answer its redirect.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import secrets
@@ -27,7 +36,8 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +47,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import submissions  # noqa: E402
 from guichet.web.tests.pages import (  # noqa: E402
     BUDGET_BYTES,
     CHROMIUM,
@@ -59,7 +70,14 @@ SEARCH_REPEATS = 5
 SERVER_START_TIMEOUT = 30.0
 PAGE_TIMEOUT_MS = 30_000
 # Variables the settings read; the bench sets its own values, never the caller's.
-_SETTINGS_VARS = ["DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "GUICHET_DATA_DIR"]
+_SETTINGS_VARS = [
+    "DEBUG",
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "DATABASE_URL",
+    "GUICHET_DATA_DIR",
+    "DB_CONN_MAX_AGE",
+]
 
 
 @dataclass
@@ -69,11 +87,17 @@ class Load:
     requests: int
     external: list[str]
     load_ms: float
+    final_url: str = ""
 
 
 @dataclass
 class PageResult:
     url: str
+    name: str = ""
+    """What the page is, for citizen pages whose URL holds a dossier reference."""
+    shown: str = ""
+    """The URL as the report shows it (references replaced by a placeholder)."""
+    cookies: list[dict[str, Any]] = field(default_factory=list)
     loads: list[Load] = field(default_factory=list)
     js_off_status: int = 0
     js_off_heading: str = ""
@@ -84,6 +108,10 @@ class PageResult:
         for load in self.loads:
             if load.status != 200:
                 found.append(f"{self.url}: HTTP {load.status}")
+                break
+        for load in self.loads:
+            if load.final_url and urlsplit(load.final_url).path != urlsplit(self.url).path:
+                found.append(f"{self.url}: ended at {load.final_url} (redirected)")
                 break
         if self.loads and max(x.transferred for x in self.loads) > BUDGET_BYTES:
             found.append(
@@ -173,6 +201,70 @@ def _stop(server: subprocess.Popen[bytes]) -> None:
             server.wait(timeout=10)
 
 
+@contextmanager
+def _serving(command: list[str], env: dict[str, str], log: Path, port: int) -> Iterator[str]:
+    """Start a server `command` that listens on 127.0.0.1:`port`; always stop it."""
+    base = f"http://127.0.0.1:{port}"
+    with log.open("wb") as log_file:
+        server = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT
+        )
+        try:
+            _wait_until_up(server, base, log)
+            yield base
+        finally:
+            _stop(server)
+
+
+def _prepare_citizen(env: dict[str, str]) -> dict[str, str]:
+    """A citizen, sessions and dossiers for the citizen pages (bench/citizen.py pages)."""
+    done = subprocess.run(
+        [sys.executable, "bench/citizen.py", "pages"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"bench/citizen.py pages failed:\n{done.stdout}\n{done.stderr}")
+    data: dict[str, str] = json.loads(done.stdout)
+    return data
+
+
+def citizen_pages(base: str, data: dict[str, str]) -> list[PageResult]:
+    """The pages a citizen sees while applying, each with the session it needs."""
+
+    def cookie(key: str) -> list[dict[str, Any]]:
+        return [{"name": "sessionid", "value": key, "url": base, "httpOnly": True}]
+
+    signed_in = cookie(data["session"])
+    draft, submitted = data["draft"], data["submitted"]
+    form = f"/mes-demarches/{draft}/pages"
+    pages = [
+        ("sign-in", "/connexion/", []),
+        ("code", "/connexion/code/", cookie(data["sign_in_session"])),
+        ("start", f"/demarches/{data['procedure']}/en-ligne/", signed_in),
+        ("Mes démarches", "/mes-demarches/", signed_in),
+        *[
+            (f"form: {p}", f"{form}/{p}/", signed_in)
+            for p in ("demande", "personne", "demandeur", "pieces", "contact")
+        ],
+        ("summary", f"/mes-demarches/{draft}/recapitulatif/", signed_in),
+        ("receipt page", f"/mes-demarches/{submitted}/", signed_in),
+    ]
+    return [
+        PageResult(
+            url=url,
+            name=name,
+            shown=url.replace(draft, "<draft>").replace(submitted, "<submitted>"),
+            cookies=cookies,
+        )
+        for name, url, cookies in pages
+    ]
+
+
 # --- Browser ------------------------------------------------------------------------------
 
 
@@ -181,9 +273,12 @@ def _is_external(url: str) -> bool:
     return parts.scheme not in ("data", "blob", "about") and parts.hostname != "127.0.0.1"
 
 
-def _throttled_load(browser: Any, url: str) -> Load:
-    """One cold visit: a fresh context (no cookies, no connection reused), EDGE, no cache."""
+def _throttled_load(browser: Any, url: str, cookies: list[dict[str, Any]]) -> Load:
+    """One cold visit: a fresh context (only the given cookies, no connection reused),
+    EDGE, no cache."""
     context = browser.new_context()
+    if cookies:
+        context.add_cookies(cookies)
     try:
         page = context.new_page()
         cdp = context.new_cdp_session(page)
@@ -220,13 +315,16 @@ def _throttled_load(browser: Any, url: str) -> Load:
             requests=len(network),
             external=[u for u in sent.values() if _is_external(u)],
             load_ms=float(timing) if timing is not None else wall_ms,
+            final_url=page.url,
         )
     finally:
         context.close()
 
 
-def _heading_without_js(browser: Any, url: str) -> tuple[int, str]:
+def _heading_without_js(browser: Any, url: str, cookies: list[dict[str, Any]]) -> tuple[int, str]:
     context = browser.new_context(java_script_enabled=False)
+    if cookies:
+        context.add_cookies(cookies)
     try:
         page = context.new_page()
         response = page.goto(url, wait_until="load", timeout=PAGE_TIMEOUT_MS)
@@ -237,11 +335,11 @@ def _heading_without_js(browser: Any, url: str) -> tuple[int, str]:
         context.close()
 
 
-def bench_pages(base: str, urls: list[str], runs: int) -> tuple[list[PageResult], str]:
+def bench_pages(base: str, results: list[PageResult], runs: int) -> str:
+    """Fills each result in place; returns the browser's version."""
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
-    results = [PageResult(url=u) for u in urls]
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
@@ -251,22 +349,27 @@ def bench_pages(base: str, urls: list[str], runs: int) -> tuple[list[PageResult]
             for result in results:
                 try:
                     for _ in range(runs):
-                        result.loads.append(_throttled_load(browser, base + result.url))
+                        result.loads.append(
+                            _throttled_load(browser, base + result.url, result.cookies)
+                        )
                     result.js_off_status, result.js_off_heading = _heading_without_js(
-                        browser, base + result.url
+                        browser, base + result.url, result.cookies
                     )
                 except PlaywrightError as exc:
                     result.error = str(exc).splitlines()[0]
                 _print_progress(result)
         finally:
             browser.close()
-    return results, version
+    return str(version)
 
 
 def _print_progress(result: PageResult) -> None:
     if result.loads:
         median = statistics.median(x.load_ms for x in result.loads)
-        print(f"  {result.url}: {median:.0f} ms (median of {len(result.loads)})", flush=True)
+        print(
+            f"  {result.shown or result.url}: {median:.0f} ms (median of {len(result.loads)})",
+            flush=True,
+        )
     else:
         print(f"  {result.url}: {result.error}", flush=True)
 
@@ -360,8 +463,9 @@ def page_table(results: list[PageResult]) -> list[str]:
     for r in results:
         statuses = sorted({x.status for x in r.loads})
         rows.append(
-            "| `{}` | {} | {} | {} | {} | {} | {} |".format(
-                r.url,
+            "| {}`{}` | {} | {} | {} | {} | {} | {} |".format(
+                f"{r.name}: " if r.name else "",
+                r.shown or r.url,
                 "/".join(map(str, statuses)) or "—",
                 _spread([x.transferred for x in r.loads], _kib),
                 _spread([x.requests for x in r.loads], lambda v: f"{v:.0f}"),
@@ -431,16 +535,69 @@ def _python() -> str:
     return str(executable.relative_to(ROOT)) if executable.is_relative_to(ROOT) else str(executable)
 
 
+def submissions_section(results: list[submissions.BackendResult]) -> list[str]:
+    if not results:
+        return ["Not measured (--skip-submissions)."]
+    first = next((r for r in results if r.runs), None)
+    setup = (
+        f"Same machine, same server process, same minute: {submissions.CLIENTS} client threads "
+        "(Python `http.client`, one kept-alive connection each) first ask for `/sante/` "
+        f"(answers `ok`: no database, no session, no template) for "
+        f"{submissions.BARE_SECONDS:.0f} s, then submit {submissions.SUBMISSIONS_PER_RUN} "
+        "complete drafts (the answers of the dossier flow tests, one PNG attached each, made "
+        "through the dossier services by `bench/citizen.py`): each a POST of the summary's "
+        "form (submission token, CSRF token, session cookie; one citizen per client) that "
+        "must answer 302 to the dossier page. "
+        f"{submissions.RUNS} runs, fresh drafts each; figures are the median of the runs."
+    )
+    lines = [setup, ""]
+    if first is not None:
+        lines += [
+            f"Server: {first.server}, DEBUG=0; `DB_CONN_MAX_AGE` unset (0: a database "
+            "connection per request, the settings' default) unless the row says persistent "
+            "connections (`DB_CONN_MAX_AGE=60`). PostgreSQL: a fresh database on 127.0.0.1, "
+            "dropped afterwards.",
+            "",
+        ]
+    lines += submissions.report_lines(results)
+    lines += [
+        "",
+        "Each column is the median of its own per-run values; the ratio is submissions/s over "
+        "bare requests/s of the same run, and its inverse says how many bare requests one "
+        "submission costs.",
+        "",
+        f"What the numbers mean: both rates come from {os.cpu_count()} cores shared by the "
+        f"server, the {submissions.CLIENTS} client threads (Python, in the bench's process: "
+        "they take CPU too) and whatever else runs on the machine, over loopback (no network "
+        "cost): the absolute figures say little about a production server; the ratio, taken "
+        "in the same minute, travels better. A submission reloads the dossier under a lock, "
+        "re-validates every answer against the form of its version, checks the attachments "
+        "and writes the dossier and an audit entry in one transaction, behind the session, "
+        "authentication and CSRF middleware. SQLite allows one write transaction at a time "
+        "(WAL, `BEGIN IMMEDIATE`; a waiting writer gives up after `busy_timeout`, 5 s): "
+        "beyond what one writer commits, more threads or processes only queue, which is the "
+        "pilot's ceiling. PostgreSQL locks only the dossier's row; without persistent "
+        "connections each request also opens and authenticates a connection, which the "
+        "row with persistent connections removes. One process: Python's GIL serialises "
+        "the threads' Python work, so on more cores the way up is more processes or "
+        "servers, which PostgreSQL allows and SQLite's single writer caps.",
+    ]
+    return lines
+
+
 def write_report(
     path: Path,
     *,
     results: list[PageResult],
+    citizen: list[PageResult],
+    submitted: list[submissions.BackendResult],
     search: SearchResult,
     runs: int,
     chromium: str,
     seconds: float,
     problems: list[str],
 ) -> None:
+    postgres = next((r.name for r in submitted if r.runs and r.name.startswith("PostgreSQL")), "")
     text = [
         "# Benchmarks",
         "",
@@ -451,7 +608,8 @@ def write_report(
         f"- Command: `{shlex.join([_python(), *sys.argv])}` (from the repository root)",
         f"- Machine: {machine()}",
         f"- Software: Python {platform.python_version()}, Chromium {chromium} (headless), "
-        "Django `runserver` with DEBUG=0 on 127.0.0.1, SQLite, demo catalog (45 procedures)",
+        "Django `runserver` with DEBUG=0 on 127.0.0.1 for the pages, SQLite, demo catalog "
+        "(45 procedures)" + (f"; {postgres.split(',')[0]} for the submissions" if postgres else ""),
         f"- Network profile: {PROFILE}; each load is a fresh browser context",
         f"- Runs: each page {runs} times; figures are the median, with min–max in brackets",
         f"- Total bench time: {seconds:.0f} s",
@@ -469,6 +627,21 @@ def write_report(
         "",
         *page_table(results),
         "",
+        "## Citizen pages under EDGE",
+        "",
+        "The same budget and checks, for the pages of an application to "
+        "`ml-extrait-acte-naissance` (a child's birth certificate extract: the conditional "
+        "page `demandeur` is shown; one PNG attached). Each load carries the session cookie "
+        "the page needs (a signed-in citizen; for the code page, a sign-in waiting for its "
+        "code) and must end at its own address, not at the sign-in page. `<draft>` is a "
+        "draft filled up to its summary, `<submitted>` a submitted dossier.",
+        "",
+        *page_table(citizen),
+        "",
+        "## Dossier submissions per second",
+        "",
+        *submissions_section(submitted),
+        "",
         "## Catalog search (in-process, no browser)",
         "",
         *search_lines(search),
@@ -477,7 +650,10 @@ def write_report(
         "",
         *(
             [f"- FAIL: {p}" for p in problems]
-            or ["All pages within budget, local only, usable without JavaScript."]
+            or [
+                "All pages within budget, local only, usable without JavaScript; every "
+                "submission answered its redirect."
+            ]
         ),
         "",
     ]
@@ -487,10 +663,50 @@ def write_report(
 # --- Main ---------------------------------------------------------------------------------
 
 
+def _production_env(data_dir: Path, **values: str) -> dict[str, str]:
+    return _env(
+        data_dir,
+        DEBUG="0",
+        SECRET_KEY=secrets.token_urlsafe(64),
+        ALLOWED_HOSTS="127.0.0.1",
+        **values,
+    )
+
+
+def bench_all_submissions(tmp: Path) -> list[submissions.BackendResult]:
+    """SQLite, then PostgreSQL if it answers; each in a fresh database, always cleaned up."""
+    common = {"manage": _manage, "serve": _serving, "free_port": _free_port, "logs": tmp}
+    print("Submissions on SQLite ...", flush=True)
+    results = submissions.bench_backend(
+        [submissions.Variant("SQLite")], env=_production_env(tmp / "submit-sqlite"), **common
+    )
+    try:
+        version = submissions.postgres_version()
+    except Exception as exc:  # noqa: BLE001 (no PostgreSQL here: say so, measure the rest)
+        note = f"PostgreSQL did not answer at {submissions.POSTGRES_SERVER}: {exc}"
+        print(f"Submissions on PostgreSQL: skipped, {note}", flush=True)
+        return [*results, submissions.BackendResult(name="PostgreSQL", note=note)]
+    print(f"Submissions on PostgreSQL {version} ...", flush=True)
+    variants = [
+        submissions.Variant(f"PostgreSQL {version}"),
+        submissions.Variant(
+            f"PostgreSQL {version}, persistent connections", {"DB_CONN_MAX_AGE": "60"}
+        ),
+    ]
+    with submissions.postgres_database() as url:
+        results += submissions.bench_backend(
+            variants, env=_production_env(tmp / "submit-postgres", DATABASE_URL=url), **common
+        )
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="loads per page (default 5)")
     parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
+    parser.add_argument(
+        "--skip-submissions", action="store_true", help="pages and search only (faster)"
+    )
     args = parser.parse_args()
     runs = max(1, min(args.runs, 20))
     if not CHROMIUM.exists():
@@ -498,48 +714,48 @@ def main() -> int:
         return 2
 
     started = time.monotonic()
-    urls = public_urls(SHEETS)
+    submitted: list[submissions.BackendResult] = []
     with tempfile.TemporaryDirectory(prefix="guichet-bench-") as tmp:
-        data_dir = Path(tmp)
+        data_dir = Path(tmp) / "pages"
         print(f"Demo data in {data_dir} ...", flush=True)
         dev = _env(data_dir, DEBUG="1")
         _manage(["migrate", "--noinput"], dev)
         _manage(["load_demo"], dev)
+        prod = _production_env(data_dir)
+        citizen_data = _prepare_citizen(prod)
 
         port = _free_port()
-        base = f"http://127.0.0.1:{port}"
-        prod = _env(
-            data_dir, DEBUG="0", SECRET_KEY=secrets.token_urlsafe(64), ALLOWED_HOSTS="127.0.0.1"
-        )
-        log = data_dir / "server.log"
-        with log.open("wb") as log_file:
-            server = subprocess.Popen(
-                [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
-                cwd=ROOT,
-                env=prod,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
+        command = [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
+        with _serving(command, prod, Path(tmp) / "server.log", port) as base:
+            results = [PageResult(url=u) for u in public_urls(SHEETS)]
+            citizen = citizen_pages(base, citizen_data)
+            print(
+                f"Server on {base}; {len(results)} public and {len(citizen)} citizen pages"
+                f" x {runs} loads under EDGE ...",
+                flush=True,
             )
-            try:
-                _wait_until_up(server, base, log)
-                print(
-                    f"Server on {base}; {len(urls)} pages x {runs} loads under EDGE ...", flush=True
-                )
-                results, chromium = bench_pages(base, urls, runs)
-            finally:
-                _stop(server)
+            chromium = bench_pages(base, results + citizen, runs)
+        if not args.skip_submissions:
+            submitted = bench_all_submissions(Path(tmp))
         print("Catalog search ...", flush=True)
         search = bench_search(data_dir)
 
-    problems = [p for r in results for p in r.problems()]
+    problems = [p for r in results + citizen for p in r.problems()]
+    problems += [p for r in submitted for p in r.problems()]
     seconds = time.monotonic() - started
     print()
     print("\n".join(page_table(results)))
+    print()
+    print("\n".join(page_table(citizen)))
+    print()
+    print("\n".join(submissions.report_lines(submitted)))
     print()
     print("\n".join(search_lines(search)))
     write_report(
         args.output,
         results=results,
+        citizen=citizen,
+        submitted=submitted,
         search=search,
         runs=runs,
         chromium=chromium,

@@ -316,8 +316,10 @@ class OrderedMultipleChoiceField(forms.MultipleChoiceField):
 
 class CommuneWidget(forms.MultiWidget):
     def __init__(self, choices: Sequence[Any]) -> None:
+        # The group's label names the pair; each part needs its own name for screen readers.
+        select = forms.Select(choices=choices, attrs={"aria-label": _("Commune")})
         other = forms.TextInput(attrs={"aria-label": _("Autre commune"), "maxlength": "100"})
-        super().__init__([forms.Select(choices=choices), other])
+        super().__init__([select, other])
 
     def decompress(self, value: Any) -> list[str | None]:
         if isinstance(value, dict) and isinstance(value.get("other"), str):
