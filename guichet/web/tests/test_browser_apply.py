@@ -11,9 +11,7 @@ browser fails them, so the suite cannot go green by not running.
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,7 +21,6 @@ from guichet.dossiers.models import Dossier, DossierStatus
 from guichet.dossiers.tests.samples import PDF_BYTES, PNG_BYTES
 from guichet.governance.models import AuditEntry
 from guichet.notifications.models import OutboxSms
-from guichet.web.tests.pages import CHROMIUM, CHROMIUM_ARGS
 
 PROCEDURE = "ml-extrait-acte-naissance"
 PHONE_TYPED = "70 12 34 56"
@@ -33,36 +30,6 @@ TIMEOUT_MS = 5_000
 SMS_CODE = re.compile(r"\b(\d{6})\b")
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def browser(monkeypatch) -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing: apt-get install chromium (never `playwright install`)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{message}; CI must run the browser tests.")
-        pytest.skip(message)
-    # Playwright's sync API keeps an event loop in this thread; Django would then refuse
-    # the ORM calls the test makes (reading the SMS outbox). Nothing here is really concurrent.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture
-def site(live_server, demo_catalog) -> str:
-    """The live server's address on 127.0.0.1, with the demo catalog committed for its thread."""
-    parts = urlsplit(live_server.url)
-    assert parts.hostname in ("localhost", "127.0.0.1")
-    return f"http://127.0.0.1:{parts.port}"
 
 
 class Journey:
