@@ -398,3 +398,20 @@ def test_citizen_completes_what_the_administration_asks_and_sends_it_back(
     assert dossier.info_requests.get().answered_at is not None
     timeline = client.get(f"/mes-demarches/{dossier.reference}/").content.decode()
     assert "Complément demandé" in timeline and "Joignez une photo plus nette." in timeline
+
+
+def test_the_citizen_reads_the_decision_and_its_reason(client, demo_catalog, citizen, staff_user):
+    from guichet.workflow import services as workflow
+
+    client.force_login(citizen)
+    dossier = _submitted(client)
+    workflow.transition(dossier=dossier, to=DossierStatus.IN_REVIEW, actor=staff_user)
+    workflow.transition(
+        dossier=dossier,
+        to=DossierStatus.REJECTED,
+        actor=staff_user,
+        reason="La naissance n'est pas enregistrée dans ce centre.",
+    )
+    html = client.get(f"/mes-demarches/{dossier.reference}/").content.decode()
+    assert "Votre demande est refusée" in html
+    assert "La naissance n&#x27;est pas enregistrée dans ce centre." in html
