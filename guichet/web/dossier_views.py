@@ -76,7 +76,7 @@ def start(request: HttpRequest, procedure_id: str) -> HttpResponse:
             dossier = services.start_dossier(procedure=procedure, actor=_user(request))
         except services.DossierError as exc:
             messages.error(request, exc.message)
-            return redirect("public:procedure", procedure_id)
+            return redirect("dossiers:start", procedure_id)
         return redirect(_resume_url(dossier))
     return render(
         request,

@@ -415,3 +415,9 @@ def test_the_citizen_reads_the_decision_and_its_reason(client, demo_catalog, cit
     html = client.get(f"/mes-demarches/{dossier.reference}/").content.decode()
     assert "Votre demande est refusée" in html
     assert "La naissance n&#x27;est pas enregistrée dans ce centre." in html
+
+
+def test_a_procedure_without_online_form_cannot_be_started(signed_in, demo_catalog):
+    response = signed_in.post("/demarches/ml-passeport/en-ligne/", follow=True)
+    assert "Cette démarche ne peut pas être faite en ligne." in response.content.decode()
+    assert Dossier.objects.count() == 0
