@@ -12,6 +12,7 @@ import subprocess
 import sys
 from typing import Any
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
@@ -26,7 +27,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         # SIGTERM (a process manager stopping us) must also run the `finally` below.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-        worker = subprocess.Popen([sys.executable, "manage.py", "db_worker"])
+        manage = str(settings.BASE_DIR / "manage.py")
+        worker = subprocess.Popen([sys.executable, manage, "db_worker"])
         self.stdout.write(f"Travailleur de tâches démarré (pid {worker.pid}).")
         try:
             call_command("runserver", f"{options['host']}:{options['port']}", use_reloader=False)
