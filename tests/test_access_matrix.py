@@ -23,6 +23,7 @@ SAMPLE_URLS = {
     "accounts:login-code": "/connexion/code/",
     "accounts:login-resend": "/connexion/code/renvoyer/",
     "accounts:logout": "/deconnexion/",
+    "accounts:profile": "/mon-compte/",
     "dossiers:start": "/demarches/ml-extrait-acte-naissance/en-ligne/",
     "dossiers:list": "/mes-demarches/",
     # Pages of one dossier: {ref} and {file} are the `citizen` persona's draft and its file.

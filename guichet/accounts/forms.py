@@ -45,3 +45,22 @@ class CodeForm(forms.Form):
                 params={"digits": CODE_DIGITS},
             )
         return code
+
+
+class ProfileForm(forms.Form):
+    display_name = forms.CharField(
+        label=_("Votre nom (facultatif)"),
+        help_text=_("Il figure sur vos accusés de réception."),
+        max_length=150,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "name"}),
+    )
+    email = forms.EmailField(
+        label=_("Adresse e-mail (facultatif)"),
+        help_text=_(
+            "Pour recevoir aussi les avis par e-mail. Votre numéro reste votre identifiant."
+        ),
+        required=False,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+        error_messages={"invalid": _("Adresse e-mail invalide, ex. awa.traore@exemple.ml.")},
+    )

@@ -212,3 +212,23 @@ def delete_expired_codes(*, older_than: timedelta = timedelta(days=1)) -> int:
     """Delete sign-in codes (and the numbers they hold) expired for `older_than`."""
     deleted, _ = SignInCode.objects.filter(expires_at__lte=timezone.now() - older_than).delete()
     return deleted
+
+
+@transaction.atomic
+def update_profile(*, user: User, display_name: str, email: str) -> User:
+    """What the citizen chooses to add: a name for receipts, an email for notices. Both
+    optional; the mobile number stays the identity."""
+    changed = sorted(
+        name
+        for name, old, new in [
+            ("display_name", user.display_name, display_name),
+            ("email", user.email, email),
+        ]
+        if old != new
+    )
+    user.display_name, user.email = display_name, email
+    user.save(update_fields=["display_name", "email"])
+    if changed:
+        # Which fields changed, never their values: the audit log keeps no more than needed.
+        audit.record("account.profile_updated", obj=user, actor=user, data={"fields": changed})
+    return user

@@ -15,6 +15,7 @@ ACTIONS = {
     "account.code_sent": "Code de connexion envoyé par SMS",
     "account.created": "Compte citoyen créé à la première connexion",
     "account.signed_in": "Connexion avec un code reçu par SMS",
+    "account.profile_updated": "Nom ou e-mail du compte modifié par son titulaire",
     "dossier.started": "Brouillon de dossier commencé",
     "dossier.submitted": "Dossier déposé",
     "attachment.added": "Pièce jointe ajoutée à un brouillon",

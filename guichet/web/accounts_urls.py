@@ -12,6 +12,7 @@ urlpatterns: list[URLPattern] = [
     path("connexion/code/", views.login_code, name="login-code"),
     path("connexion/code/renvoyer/", views.resend_code, name="login-resend"),
     path("deconnexion/", views.logout_page, name="logout"),
+    path("mon-compte/", views.profile, name="profile"),
 ]
 
 if settings.DEBUG:

@@ -25,11 +25,12 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from guichet.accounts import services
-from guichet.accounts.forms import CodeForm, PhoneForm, default_country
+from guichet.accounts.forms import CodeForm, PhoneForm, ProfileForm, default_country
+from guichet.accounts.models import User
 from guichet.accounts.phones import allowed_countries, example_number, international_format
 from guichet.core.ratelimit import RateLimited, client_ip
 from guichet.notifications.queries import outbox_messages
-from guichet.web.access import public_page
+from guichet.web.access import citizen_page, public_page
 
 SESSION_KEY = "accounts.sign_in"
 MAX_NEXT_LENGTH = 2000
@@ -253,6 +254,24 @@ def logout_page(request: HttpRequest) -> HttpResponse:
         messages.info(request, _("Vous êtes déconnecté."))
         return redirect("accounts:login")
     return render(request, "accounts/logout.html")
+
+
+@citizen_page
+def profile(request: HttpRequest) -> HttpResponse:
+    """The account: the number it signs in with, and an optional name and email."""
+    user = request.user
+    assert isinstance(user, User)
+    if request.method == "POST":
+        form = ProfileForm(request.POST)
+        if form.is_valid():
+            services.update_profile(user=user, **form.cleaned_data)
+            messages.success(request, _("Vos informations sont enregistrées."))
+            return redirect("accounts:profile")
+    else:
+        form = ProfileForm(initial={"display_name": user.display_name, "email": user.email})
+    phone = international_format(user.phone) if user.phone else ""
+    status = 400 if form.is_bound else 200
+    return render(request, "accounts/profile.html", {"form": form, "phone": phone}, status=status)
 
 
 @public_page

@@ -450,3 +450,34 @@ def test_code_page_never_mentions_the_outbox_in_production(citizen_browser):
     browser = citizen_browser()
     browser.ask_code()
     assert "/dev/sms/" not in _html(browser.client.get("/connexion/code/"))
+
+
+@pytest.mark.django_db
+def test_citizen_may_add_a_name_and_an_email_but_needs_neither(client, citizen):
+    from guichet.governance.models import AuditEntry
+
+    client.force_login(citizen)
+    assert client.get("/mon-compte/").status_code == 200
+    response = client.post(
+        "/mon-compte/", {"display_name": "Awa Traoré", "email": "awa@exemple.ml"}
+    )
+    assert response["Location"] == "/mon-compte/"
+    citizen.refresh_from_db()
+    assert (citizen.display_name, citizen.email) == ("Awa Traoré", "awa@exemple.ml")
+    entry = AuditEntry.objects.get(action="account.profile_updated")
+    assert entry.data == {"fields": ["display_name", "email"]}
+    assert "awa@" not in str(entry.data)
+    client.post("/mon-compte/", {"display_name": "", "email": ""})
+    citizen.refresh_from_db()
+    assert (citizen.display_name, citizen.email) == ("", "")
+
+
+@pytest.mark.django_db
+def test_a_bad_email_is_refused_and_nothing_changes(client, citizen):
+    client.force_login(citizen)
+    response = client.post("/mon-compte/", {"display_name": "Awa", "email": "awa@"})
+    assert response.status_code == 400
+    assert "Adresse e-mail invalide" in response.content.decode()
+    assert 'value="Awa"' in response.content.decode()
+    citizen.refresh_from_db()
+    assert citizen.display_name == ""
