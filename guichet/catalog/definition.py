@@ -27,6 +27,7 @@ from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 
 from guichet.formdefs.definition import form_errors, normalise_form
+from guichet.formdefs.definition import normalise_text as _text
 
 FORMAT_VERSION = 1
 SCHEMA_PATH = Path(__file__).parent / "schema" / "procedure-v1.schema.json"
@@ -361,15 +362,6 @@ def _expand(paths: Iterable[Path]) -> Iterator[Path]:
 
 
 # --- Normal form -------------------------------------------------------------------------------
-
-
-def _text(value: str | dict[str, str]) -> dict[str, str]:
-    if isinstance(value, str):
-        return {"fr": value.strip()}
-    return {
-        "fr": value["fr"].strip(),
-        **{k: v.strip() for k, v in sorted(value.items()) if k != "fr"},
-    }
 
 
 def normalise(data: dict[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -78,6 +78,24 @@ class TelInput(forms.TextInput):
     input_type = "tel"
 
 
+def _check_bounds(
+    value: Any,
+    low: Any,
+    high: Any,
+    *,
+    too_low: str,
+    too_high: str,
+    shown: Callable[[Any], str],
+) -> None:
+    """The min/max rule of numbers and amounts; `shown` writes a bound for the citizen."""
+    if value is None:
+        return
+    if low is not None and value < low:
+        raise ValidationError(too_low % {"min": shown(low)}, "min_value")
+    if high is not None and value > high:
+        raise ValidationError(too_high % {"max": shown(high)}, "max_value")
+
+
 class NumberField(forms.Field):
     """A number typed as text: "12,5" and "1 200" are accepted (French habits)."""
 
@@ -102,18 +120,14 @@ class NumberField(forms.Field):
 
     def validate(self, value: Any) -> None:
         super().validate(value)
-        if value is None:
-            return
-        if self.min_value is not None and value < self.min_value:
-            raise ValidationError(
-                _("Indiquez un nombre d'au moins %(min)s.") % {"min": _number_text(self.min_value)},
-                "min_value",
-            )
-        if self.max_value is not None and value > self.max_value:
-            raise ValidationError(
-                _("Indiquez un nombre d'au plus %(max)s.") % {"max": _number_text(self.max_value)},
-                "max_value",
-            )
+        _check_bounds(
+            value,
+            self.min_value,
+            self.max_value,
+            too_low=_("Indiquez un nombre d'au moins %(min)s."),
+            too_high=_("Indiquez un nombre d'au plus %(max)s."),
+            shown=_number_text,
+        )
 
 
 class AmountField(forms.Field):
@@ -140,18 +154,14 @@ class AmountField(forms.Field):
 
     def validate(self, value: Any) -> None:
         super().validate(value)
-        if value is None:
-            return
-        if self.min_value is not None and value < self.min_value:
-            raise ValidationError(
-                _("Le montant doit être d'au moins %(min)s.") % {"min": format_xof(self.min_value)},
-                "min_value",
-            )
-        if self.max_value is not None and value > self.max_value:
-            raise ValidationError(
-                _("Le montant doit être d'au plus %(max)s.") % {"max": format_xof(self.max_value)},
-                "max_value",
-            )
+        _check_bounds(
+            value,
+            self.min_value,
+            self.max_value,
+            too_low=_("Le montant doit être d'au moins %(min)s."),
+            too_high=_("Le montant doit être d'au plus %(max)s."),
+            shown=format_xof,
+        )
 
 
 class DatePartsWidget(forms.MultiWidget):

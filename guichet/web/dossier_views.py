@@ -25,6 +25,7 @@ from guichet.catalog.texts import pick
 from guichet.dossiers import queries, services
 from guichet.dossiers.models import MESSAGE_FIELD, Attachment, Dossier
 from guichet.dossiers.receipts import ReceiptData, render_receipt
+from guichet.formdefs.fields import AttachmentsField
 from guichet.formdefs.forms import FieldBlock, GroupBlock, PageForm, TextBlock
 from guichet.formdefs.spec import FormSpec, PageNotAvailable
 from guichet.web.access import citizen_page
@@ -171,16 +172,18 @@ class FileSection:
     condition_hint: str = ""
 
 
+def _is_file(block: FieldBlock | TextBlock | GroupBlock) -> bool:
+    return isinstance(block, FieldBlock) and block.spec.type == "file"
+
+
 def _file_sections(
-    form: PageForm, dossier: Dossier, spec: FormSpec, errors: dict[str, str]
+    file_blocks: list[FieldBlock], dossier: Dossier, errors: dict[str, str]
 ) -> list[FileSection]:
     by_field: dict[str, list[Attachment]] = {}
     for attachment in dossier.attachments.all():
         by_field.setdefault(attachment.field_id, []).append(attachment)
     sections = []
-    for block in form.layout():
-        if not (isinstance(block, FieldBlock) and block.spec.type == "file"):
-            continue
+    for block in file_blocks:
         rules = block.spec.file_rules
         files = by_field.get(block.field.name, [])
         kinds = ", ".join(k.upper() for k in rules.accept)
@@ -217,15 +220,16 @@ def _render_page(
     visible = spec.visible_pages(dossier.answers)
     number = next((i for i, p in enumerate(visible, 1) if p.id == form.page.id), len(visible))
     previous = spec.previous_page(form.page.id, dossier.answers)
-    blocks = [b for b in form.layout() if not (isinstance(b, FieldBlock) and b.spec.type == "file")]
+    layout = form.layout()
+    file_blocks = [b for b in layout if isinstance(b, FieldBlock) and _is_file(b)]
     return render(
         request,
         "dossiers/page.html",
         {
             "dossier": dossier,
             "form": form,
-            "blocks": [_block_view(b) for b in blocks],
-            "file_sections": _file_sections(form, dossier, spec, upload_errors or {}),
+            "blocks": [_block_view(b) for b in layout if not _is_file(b)],
+            "file_sections": _file_sections(file_blocks, dossier, upload_errors or {}),
             "number": number,
             "total": len(visible),
             "previous_url": _page_url(dossier, previous.id) if previous else "",
@@ -256,7 +260,7 @@ def _with_files(data: Any, dossier: Dossier, form: PageForm) -> Any:
     data = data.copy()
     ids = services.attachment_ids_by_field(dossier)
     for name, form_field in form.fields.items():
-        if form_field.__class__.__name__ == "AttachmentsField":
+        if isinstance(form_field, AttachmentsField):
             data.setlist(name, ids.get(name, []))
     return data
 
