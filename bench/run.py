@@ -155,17 +155,7 @@ def _env(data_dir: Path, **values: str) -> dict[str, str]:
 
 
 def _manage(args: Sequence[str], env: dict[str, str]) -> None:
-    done = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    submissions.run_python(["manage.py", *args], env, timeout=180)
 
 
 def _free_port() -> int:
@@ -218,18 +208,9 @@ def _serving(command: list[str], env: dict[str, str], log: Path, port: int) -> I
 
 def _prepare_citizen(env: dict[str, str]) -> dict[str, str]:
     """A citizen, sessions and dossiers for the citizen pages (bench/citizen.py pages)."""
-    done = subprocess.run(
-        [sys.executable, "bench/citizen.py", "pages"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    data: dict[str, str] = json.loads(
+        submissions.run_python(["bench/citizen.py", "pages"], env, timeout=120)
     )
-    if done.returncode != 0:
-        raise SystemExit(f"bench/citizen.py pages failed:\n{done.stdout}\n{done.stderr}")
-    data: dict[str, str] = json.loads(done.stdout)
     return data
 
 

@@ -274,19 +274,26 @@ class Variant:
     """Settings added to the database's environment (e.g. persistent connections)."""
 
 
-def _make_drafts(env: dict[str, str], count: int, clients: int) -> list[dict[str, str]]:
+def run_python(args: list[str], env: dict[str, str], *, timeout: float) -> str:
+    """Run a Python script of the project (from its root) and return what it printed;
+    stop the bench with its output if it fails."""
     done = subprocess.run(
-        [sys.executable, "bench/citizen.py", "drafts", f"--count={count}", f"--users={clients}"],
+        [sys.executable, *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=timeout,
         check=False,
     )
     if done.returncode != 0:
-        raise SystemExit(f"bench/citizen.py drafts failed:\n{done.stdout}\n{done.stderr}")
-    drafts: list[dict[str, str]] = json.loads(done.stdout)["drafts"]
+        raise SystemExit(f"{' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+def _make_drafts(env: dict[str, str], count: int, clients: int) -> list[dict[str, str]]:
+    command = ["bench/citizen.py", "drafts", f"--count={count}", f"--users={clients}"]
+    drafts: list[dict[str, str]] = json.loads(run_python(command, env, timeout=240))["drafts"]
     return drafts
 
 
