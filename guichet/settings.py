@@ -37,8 +37,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_tasks",
     "django_tasks_db",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "guichet.core",
     "guichet.accounts",
+    "guichet.organisation",
     "guichet.governance",
     "guichet.notifications",
     "guichet.catalog",
@@ -57,6 +60,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Sets request.user.is_verified(): this session passed the second factor (staff).
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -120,6 +125,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "accounts:login"
+# Staff add a second factor: a 6-digit code from an authenticator app (TOTP, django-otp).
+# The name the app shows next to the code; the admin never shows a device's secret key.
+OTP_TOTP_ISSUER = "Guichet"
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 # Countries whose mobile numbers may sign in (ISO 3166 codes known to `phonenumbers`).
 PHONE_COUNTRIES = env_list("PHONE_COUNTRIES", ["ML", "BF", "NE"])
 
@@ -198,6 +207,7 @@ SMS_BACKEND = env_str("SMS_BACKEND", "guichet.notifications.sms.OutboxSmsBackend
 # --- Guichet ----------------------------------------------------------------------------
 # Where `load_demo` reads the demo procedures from (the project's own copy).
 DEMO_PROCEDURES_DIR = BASE_DIR / "demo" / "procedures"
+DEMO_ORGANISATION_FILE = BASE_DIR / "demo" / "organisation.yaml"
 # The general information line shown when nothing in the catalog fits.
 GUICHET_SITE_NAME = env_str("GUICHET_SITE_NAME", "Guichet")
 

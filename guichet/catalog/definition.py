@@ -295,7 +295,40 @@ def _rule_errors(
         add(("fees", "kind"), "un tarif variable (varies) demande des détails (details)")
     for path, message in form_errors(data):
         add(path, message)
+    for path, message in _workflow_errors(data):
+        add(path, message)
     return errors
+
+
+ROUTING_FIELD_TYPES = ("commune", "region")
+
+
+def _workflow_errors(data: dict[str, Any]) -> list[tuple[Path_, str]]:
+    """An online form needs services to handle its dossiers; routing and name fields must be
+    fields of the form's pages (not inside a group), routing ones a commune or a region."""
+    workflow, form = data.get("workflow"), data.get("form")
+    if form and not workflow:
+        return [(("workflow",), "un formulaire en ligne demande workflow.services")]
+    if not workflow:
+        return []
+    if not form:
+        return [(("workflow",), "workflow n'a de sens qu'avec un formulaire en ligne (form)")]
+    types = {f["id"]: f["type"] for page in form["pages"] for f in page["fields"]}
+    problems: list[tuple[Path_, str]] = []
+    for i, field_id in enumerate(workflow.get("route_by", [])):
+        if types.get(field_id) not in ROUTING_FIELD_TYPES:
+            problems.append(
+                (
+                    ("workflow", "route_by", i),
+                    f"« {field_id} » doit être un champ commune ou region du formulaire",
+                )
+            )
+    for i, field_id in enumerate(workflow.get("name_fields", [])):
+        if field_id not in types:
+            problems.append(
+                (("workflow", "name_fields", i), f"« {field_id} » n'est pas un champ du formulaire")
+            )
+    return problems
 
 
 def parse_definition(text: str, source: str) -> Definition:

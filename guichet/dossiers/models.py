@@ -52,9 +52,40 @@ class Dossier(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
 
+    # Set on submission, for the back office (organisation/routing.py, workflow/deadlines.py).
+    service = models.ForeignKey(
+        "organisation.Service",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="dossiers",
+    )
+    """The one queue the dossier is in; NULL only for drafts."""
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_dossiers",
+    )
+    applicant_name = models.CharField(max_length=300, blank=True)
+    """Shown in queues: the answers named by the procedure's `workflow.name_fields`."""
+    search_text = models.CharField(max_length=400, blank=True)
+    """Folded name, compact reference and number: what the queue search matches."""
+    due_at = models.DateTimeField(null=True, blank=True)
+    """When the administration must have decided; moved later by the time spent waiting
+    for the applicant. NULL when the procedure states no deadline."""
+    waiting_since = models.DateTimeField(null=True, blank=True)
+    """Set while the dossier waits for the applicant (information requested)."""
+
     class Meta:
         ordering = ["-updated_at"]
-        indexes = [models.Index(fields=["applicant", "status"])]
+        indexes = [
+            models.Index(fields=["applicant", "status"]),
+            models.Index(fields=["service", "status", "due_at", "id"], name="queue_by_due"),
+            models.Index(fields=["service", "assigned_to", "status"], name="queue_by_assignee"),
+            models.Index(fields=["service", "procedure", "status"], name="queue_by_procedure"),
+        ]
 
     def __str__(self) -> str:
         return self.reference

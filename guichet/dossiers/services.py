@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import IO, Any
 
 from django.core.files.uploadedfile import UploadedFile
@@ -21,6 +22,8 @@ from django.utils.translation import gettext as _
 
 from guichet.accounts.models import User
 from guichet.catalog.models import Procedure
+from guichet.catalog.search import fold
+from guichet.dossiers import notices
 from guichet.dossiers.models import (
     MESSAGE_FIELD,
     Attachment,
@@ -36,6 +39,8 @@ from guichet.dossiers.scanning import ScannerUnavailable, get_scanner
 from guichet.formdefs.files import SNIFF_BYTES, FileRules, sniff_type
 from guichet.formdefs.spec import AnswersError, FormSpec
 from guichet.governance import audit
+from guichet.organisation import routing
+from guichet.organisation.queries import staff_rights
 
 MAX_REFERENCE_TRIES = 5
 
@@ -329,6 +334,17 @@ def submit_dossier(*, dossier: Dossier, token: str, actor: User) -> Dossier:
             _("Cette démarche n'est plus proposée en ligne : votre brouillon est conservé.")
         )
     answers = final_answers(dossier)
+    definition = dossier.version.definition
+    service = routing.route(
+        workflow=definition.get("workflow") or {}, country=procedure.country, answers=answers
+    )
+    if service is None:
+        raise DossierError(
+            _(
+                "Aucun service ne reçoit encore les dossiers de cette démarche : votre "
+                "brouillon est conservé. Réessayez plus tard."
+            )
+        )
     dossier.answers = answers
     StatusChange.objects.create(
         dossier=dossier, from_status=dossier.status, to_status=DossierStatus.SUBMITTED, actor=actor
@@ -336,14 +352,52 @@ def submit_dossier(*, dossier: Dossier, token: str, actor: User) -> Dossier:
     dossier.status = DossierStatus.SUBMITTED
     dossier.submitted_at = timezone.now()
     dossier.current_page = ""
-    dossier.save(update_fields=["answers", "status", "submitted_at", "current_page", "updated_at"])
+    dossier.service = service
+    days = deadline_days(definition)
+    dossier.due_at = dossier.submitted_at + timedelta(days=days) if days else None
+    dossier.applicant_name = applicant_name(dossier, definition)
+    dossier.search_text = search_text(dossier)
+    dossier.save(
+        update_fields=[
+            "answers", "status", "submitted_at", "current_page", "updated_at", "service",
+            "due_at", "applicant_name", "search_text",
+        ]
+    )
     audit.record(
         "dossier.submitted",
         obj=dossier,
         actor=actor,
-        data={"version": dossier.version.number},
+        data={"version": dossier.version.number, "service": service.pk},
     )
+    notices.tell_applicant(dossier, "dossier.submitted")
     return dossier
+
+
+def deadline_days(definition: dict[str, Any]) -> int | None:
+    """The legal deadline when the procedure states one, else the service's own commitment
+    (`workflow.due_days`), else none. Calendar days."""
+    legal = (definition.get("delay") or {}).get("legal_days")
+    if legal:
+        return int(legal)
+    due = (definition.get("workflow") or {}).get("due_days")
+    return int(due) if due else None
+
+
+def applicant_name(dossier: Dossier, definition: dict[str, Any]) -> str:
+    """The name agents see in queues: the answers of `workflow.name_fields`, else the
+    account's display name."""
+    fields = (definition.get("workflow") or {}).get("name_fields", [])
+    parts = [dossier.answers.get(f) for f in fields]
+    name = " ".join(p.strip() for p in parts if isinstance(p, str) and p.strip())
+    return (name or dossier.applicant.display_name)[:300]
+
+
+def search_text(dossier: Dossier) -> str:
+    """Folded name, compact reference and number, matched by the queue search (contains)."""
+    parts = [fold(dossier.applicant_name), dossier.reference.replace("-", "").lower()]
+    if dossier.applicant.phone:
+        parts.append(dossier.applicant.phone)
+    return " ".join(parts)[:400]
 
 
 def _strings(value: Any) -> list[str]:
@@ -382,9 +436,10 @@ MAX_MESSAGE_LENGTH = 2000
 def post_message(
     *, dossier: Dossier, body: str, actor: User, upload: UploadedFile | None = None
 ) -> Message:
-    """A message from the applicant to the administration about a submitted dossier."""
+    """A message between the applicant and the service handling a submitted dossier."""
     dossier = Dossier.objects.select_for_update().get(pk=dossier.pk)
-    if dossier.applicant_id != actor.pk:
+    from_applicant = dossier.applicant_id == actor.pk
+    if not from_applicant and not staff_rights(actor).can_review(dossier.service_id):
         raise DossierError(_("Ce dossier n'est pas le vôtre."))
     if dossier.is_draft:
         raise DossierError(
@@ -407,7 +462,13 @@ def post_message(
             actor=actor,
         )
     message = Message.objects.create(
-        dossier=dossier, author=actor, from_applicant=True, body=body, attachment=attachment
+        dossier=dossier,
+        author=actor,
+        from_applicant=from_applicant,
+        body=body,
+        attachment=attachment,
     )
     audit.record("message.posted", obj=dossier, actor=actor, data={"message": message.pk})
+    if not from_applicant:
+        notices.tell_applicant(dossier, "dossier.message")
     return message

@@ -1,11 +1,13 @@
-"""Moves of a dossier through the workflow (transitions.py). One function per move kind.
+"""Moves of a dossier through the workflow (transitions.py), assignment and notes.
 
 Each move checks the actor's right and the table, requires a reason where the table says
-so, records a `StatusChange` (the timeline) and an audit entry in the same transaction.
+so, records a `StatusChange` (the timeline) and an audit entry in the same transaction,
+keeps the deadline honest (time waiting for the applicant is added back) and queues the
+applicant's notification, sent after commit.
 
-Rights, for now: the applicant acts on their own dossier; any staff account may act as an
-agent and a superuser as a supervisor. The back-office issue narrows this to the agents of
-the service and territory the dossier is routed to, through `can_act`.
+Rights: the applicant acts on their own dossier; agents and supervisors of the service the
+dossier is routed to act as agents; only its supervisors reopen a decided dossier or
+assign it to someone else (organisation/queries.py reads the roles on every call).
 """
 
 from __future__ import annotations
@@ -17,11 +19,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from guichet.accounts.models import User
+from guichet.dossiers import notices
 from guichet.dossiers import services as dossier_services
 from guichet.dossiers.models import Dossier, DossierStatus, InformationRequest, StatusChange
 from guichet.dossiers.services import DossierError
 from guichet.governance import audit
-from guichet.workflow.transitions import TRANSITIONS, Role
+from guichet.organisation.queries import colleagues, staff_rights
+from guichet.workflow.models import Annotation
+from guichet.workflow.transitions import FINAL, TRANSITIONS, WAITING_FOR_APPLICANT, Role
 
 MAX_REASON_LENGTH = 2000
 
@@ -33,9 +38,10 @@ class TransitionError(DossierError):
 def can_act(actor: User, role: Role, dossier: Dossier) -> bool:
     if role == Role.APPLICANT:
         return dossier.applicant_id == actor.pk
+    rights = staff_rights(actor)
     if role == Role.AGENT:
-        return actor.is_staff and actor.is_active
-    return actor.is_superuser and actor.is_active
+        return rights.can_review(dossier.service_id)
+    return rights.can_supervise(dossier.service_id)
 
 
 def _check(dossier: Dossier, to: DossierStatus, actor: User, reason: str) -> None:
@@ -60,14 +66,26 @@ def _move(dossier: Dossier, to: DossierStatus, actor: User, reason: str) -> Stat
     change = StatusChange.objects.create(
         dossier=dossier, from_status=dossier.status, to_status=to, actor=actor, reason=reason
     )
+    now = timezone.now()
+    if to in WAITING_FOR_APPLICANT:
+        dossier.waiting_since = now
+    elif dossier.waiting_since is not None:
+        # The clock was stopped while the applicant had the dossier: give that time back.
+        if dossier.due_at is not None:
+            dossier.due_at += now - dossier.waiting_since
+        dossier.waiting_since = None
     dossier.status = to
-    dossier.save(update_fields=["status", "updated_at"])
+    dossier.save(update_fields=["status", "updated_at", "due_at", "waiting_since"])
     audit.record(
         "dossier.status_changed",
         obj=dossier,
         actor=actor,
         data={"from": change.from_status, "to": to.value},
     )
+    reopened = change.from_status in FINAL and to == DossierStatus.IN_REVIEW
+    event = "dossier.reopened" if reopened else notices.STATUS_EVENTS.get(to)
+    if event is not None:
+        notices.tell_applicant(dossier, event)
     return change
 
 
@@ -81,7 +99,12 @@ def transition(*, dossier: Dossier, to: DossierStatus, actor: User, reason: str 
         raise TransitionError(_("Utilisez la demande de complément ou le renvoi du dossier."))
     dossier = Dossier.objects.select_for_update().get(pk=dossier.pk)
     _check(dossier, to, actor, reason)
+    starting = dossier.status == DossierStatus.SUBMITTED
     _move(dossier, to, actor, reason.strip())
+    if starting and dossier.assigned_to_id is None:
+        # Whoever starts the review holds the dossier until they give it back.
+        dossier.assigned_to = actor
+        dossier.save(update_fields=["assigned_to"])
     return dossier
 
 
@@ -122,3 +145,64 @@ def resubmit(*, dossier: Dossier, token: str, actor: User) -> Dossier:
     )
     _move(dossier, DossierStatus.IN_REVIEW, actor, "")
     return dossier
+
+
+# --- Assignment and notes -----------------------------------------------------------------------
+
+
+@transaction.atomic
+def assign(*, dossiers: Iterable[Dossier], to: User | None, actor: User) -> int:
+    """Give dossiers to `to` (None: back to the queue). An agent takes dossiers for
+    themself or gives back their own; a supervisor assigns anyone of the service. All or
+    nothing: one dossier the actor may not assign refuses the whole batch."""
+    rights = staff_rights(actor)
+    locked = list(
+        Dossier.objects.select_for_update().filter(pk__in=[d.pk for d in dossiers]).order_by("pk")
+    )
+    if not locked:
+        raise TransitionError(_("Choisissez au moins un dossier."))
+    for dossier in locked:
+        if dossier.is_draft or not rights.can_review(dossier.service_id):
+            raise TransitionError(_("Vous n'avez pas le droit de faire cette action sur ce dossier."))
+        if rights.can_supervise(dossier.service_id):
+            allowed = to is None or to in colleagues(str(dossier.service_id))
+        elif to is None:
+            allowed = dossier.assigned_to_id == actor.pk
+        else:
+            allowed = to.pk == actor.pk
+        if not allowed:
+            raise TransitionError(
+                _("Seul un superviseur du service attribue un dossier à une autre personne.")
+            )
+    for dossier in locked:
+        if dossier.assigned_to_id == (to.pk if to else None):
+            continue
+        dossier.assigned_to = to
+        dossier.save(update_fields=["assigned_to", "updated_at"])
+        audit.record(
+            "dossier.assigned",
+            obj=dossier,
+            actor=actor,
+            data={"to": to.get_username() if to else None},
+        )
+    return len(locked)
+
+
+MAX_NOTE_LENGTH = 4000
+
+
+@transaction.atomic
+def annotate(*, dossier: Dossier, body: str, actor: User) -> Annotation:
+    """A private note for the service's staff; the applicant never sees it."""
+    if not staff_rights(actor).can_review(dossier.service_id):
+        raise TransitionError(_("Vous n'avez pas le droit de faire cette action sur ce dossier."))
+    body = body.strip()
+    if not body:
+        raise TransitionError(_("Écrivez la note."))
+    if len(body) > MAX_NOTE_LENGTH:
+        raise TransitionError(
+            _("Note trop longue : %(n)d caractères au plus.") % {"n": MAX_NOTE_LENGTH}
+        )
+    note = Annotation.objects.create(dossier=dossier, author=actor, body=body)
+    audit.record("annotation.added", obj=dossier, actor=actor, data={"annotation": note.pk})
+    return note

@@ -32,6 +32,7 @@ steps: []
 sources: []
 last_verified: null
 confidence: partial
+workflow: {{services: [{prefix}-mairie-centrale]}}
 form:
   pages:
 """

@@ -1,0 +1,64 @@
+"""What the applicant is told by SMS when their dossier moves. Plain, one SMS each, and
+nothing personal but the reference and the state: an SMS may be read by someone else."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from guichet.dossiers.models import Dossier, DossierStatus
+from guichet.notifications.services import notify
+
+
+def _texts() -> dict[str, str]:
+    return {
+        "dossier.submitted": _(
+            "Guichet : dossier %(ref)s bien déposé. Vous serez prévenu à chaque étape. "
+            "Suivi : Mes démarches."
+        ),
+        "dossier.info_requested": _(
+            "Guichet : il manque quelque chose au dossier %(ref)s. Voyez la demande du "
+            "service dans Mes démarches."
+        ),
+        "dossier.accepted": _("Guichet : votre dossier %(ref)s est accepté. Détails : Mes démarches."),
+        "dossier.rejected": _(
+            "Guichet : votre dossier %(ref)s est refusé. La raison est dans Mes démarches."
+        ),
+        "dossier.closed_without_decision": _(
+            "Guichet : votre dossier %(ref)s est classé sans suite. La raison est dans Mes démarches."
+        ),
+        "dossier.reopened": _(
+            "Guichet : votre dossier %(ref)s est de nouveau à l'étude. Détails : Mes démarches."
+        ),
+        "dossier.message": _(
+            "Guichet : nouveau message du service sur le dossier %(ref)s. Lisez-le dans Mes démarches."
+        ),
+    }
+
+
+EVENTS = tuple(_texts())
+
+STATUS_EVENTS = {
+    DossierStatus.SUBMITTED: "dossier.submitted",
+    DossierStatus.INFO_REQUESTED: "dossier.info_requested",
+    DossierStatus.ACCEPTED: "dossier.accepted",
+    DossierStatus.REJECTED: "dossier.rejected",
+    DossierStatus.CLOSED: "dossier.closed_without_decision",
+}
+
+
+def text(event: str, reference: str) -> str:
+    # The applicant's language is not stored yet (the notifications issue adds it): French.
+    with translation.override(settings.LANGUAGE_CODE):
+        return _texts()[event] % {"ref": reference}
+
+
+def tell_applicant(dossier: Dossier, event: str) -> None:
+    """Queue the SMS in the caller's transaction; it leaves after commit."""
+    notify(
+        user=dossier.applicant,
+        event=event,
+        object_ref=dossier.reference,
+        text=text(event, dossier.reference),
+    )
