@@ -120,6 +120,8 @@ def submitted_dossier(draft_with_file, citizen):
     dossier.save(update_fields=["answers"])
     citizen.phone = "+22370123456"
     citizen.save(update_fields=["phone"])
+    services.scan_attachment(attachment_id=str(attachment.pk))  # as the task does after commit
+    attachment.refresh_from_db()
     dossier = services.submit_dossier(
         dossier=dossier, token=str(dossier.submission_token), actor=citizen
     )

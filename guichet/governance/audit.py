@@ -26,6 +26,7 @@ ACTIONS = {
     "message.posted": "Message envoyé sur un dossier",
     "dossier.status_changed": "Dossier passé à un autre état",
     "dossier.viewed": "Dossier ouvert par un membre du personnel",
+    "queue.viewed": "File d'un service consultée par un auditeur",
     "dossier.assigned": "Dossier attribué à un agent (ou rendu à la file)",
     "attachment.viewed": "Pièce jointe ouverte par un membre du personnel",
     "annotation.added": "Note interne ajoutée à un dossier",

@@ -24,6 +24,9 @@ CHROMIUM_ARGS = [
 BUDGET_BYTES = 14 * 1024
 """TCP's first flight (10 segments, RFC 6928): a page this small arrives in one round trip."""
 
+BACKOFFICE_BUDGET_BYTES = 50 * 1024
+"""Agents work on office connections, often shared and slow: a back-office page stays this small."""
+
 # Tags whose URL attribute makes the browser fetch something on its own.
 _FETCHING = re.compile(
     r"<(?:link|script|img|iframe|source|video|audio|embed|object)\b[^>]*?\b(?:href|src|data)=\"([^\"]*)\"",

@@ -1,0 +1,31 @@
+"""The back office (`/instruction/`): queues, dossiers, exports. Staff only, with TOTP."""
+
+from django.urls import path
+
+from guichet.web.backoffice import export_urls, views
+
+app_name = "backoffice"
+
+urlpatterns = [
+    path("instruction/", views.home, name="home"),
+    path("instruction/services/<slug:service_id>/", views.queue, name="queue"),
+    path(
+        "instruction/services/<slug:service_id>/attribuer/", views.assign_many, name="assign-many"
+    ),
+    path("instruction/dossiers/<str:reference>/", views.dossier_page, name="dossier"),
+    path("instruction/dossiers/<str:reference>/etat/", views.transition, name="transition"),
+    path(
+        "instruction/dossiers/<str:reference>/complement/",
+        views.request_information,
+        name="request-info",
+    ),
+    path("instruction/dossiers/<str:reference>/attribution/", views.assign_one, name="assign"),
+    path("instruction/dossiers/<str:reference>/messages/", views.post_message, name="message"),
+    path("instruction/dossiers/<str:reference>/notes/", views.annotate, name="annotate"),
+    path(
+        "instruction/dossiers/<str:reference>/fichiers/<str:attachment_id>/",
+        views.attachment,
+        name="file",
+    ),
+    *export_urls.urlpatterns,
+]

@@ -1,0 +1,365 @@
+"""The back office: queues of dossiers per service, and one dossier's page with its actions.
+
+Every view is a `staff_page` (signed in with the second factor). What a person may see is
+then decided per object by `workflow.queries` (404 alike for missing and not yours) and
+what they may do by `workflow.services`, which check the roles again: a hidden button is
+a convenience, never the protection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib import messages
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from guichet.accounts.models import User
+from guichet.catalog.models import Procedure
+from guichet.catalog.texts import pick
+from guichet.dossiers import services as dossier_services
+from guichet.dossiers.models import MESSAGE_FIELD, Dossier, DossierStatus, ScanStatus
+from guichet.governance import audit
+from guichet.notifications.models import Notification
+from guichet.organisation.queries import StaffRights, colleagues, services_visible_to, staff_rights
+from guichet.web.access import staff_page
+from guichet.workflow import queries, services
+from guichet.workflow.transitions import TRANSITIONS, Role
+
+S = DossierStatus
+
+
+def _user(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)
+    return request.user
+
+
+def _rights(request: HttpRequest) -> StaffRights:
+    return staff_rights(_user(request))
+
+
+# --- Home and queues -----------------------------------------------------------------------------
+
+
+@staff_page
+def home(request: HttpRequest) -> HttpResponse:
+    rights = _rights(request)
+    return render(
+        request,
+        "backoffice/home.html",
+        {
+            "rights": rights,
+            "services": services_visible_to(rights),
+            "mine": queries.my_open_dossiers(_user(request)).count(),
+        },
+    )
+
+
+STATUS_FILTERS = [
+    ("open", gettext_lazy("À traiter")),
+    *[(value, label) for value, label in S.choices if value != S.DRAFT],
+    ("all", gettext_lazy("Tous")),
+]
+
+
+def _filters(params: Any) -> queries.QueueFilters:
+    try:
+        page = max(1, min(int(params.get("page", "1")), 10_000))
+    except ValueError:
+        page = 1
+    status = params.get("statut", "open")
+    return queries.QueueFilters(
+        status=status if status in dict(STATUS_FILTERS) else "open",
+        procedure=params.get("demarche", "")[:80],
+        overdue=params.get("retard") == "1",
+        assigned=params.get("attribution", "") if params.get("attribution") in ("me", "none") else "",
+        q=params.get("q", "")[:100],
+        sort="recent" if params.get("tri") == "recent" else "due",
+        page=page,
+    )
+
+
+@staff_page
+def queue(request: HttpRequest, service_id: str) -> HttpResponse:
+    rights = _rights(request)
+    service = queries.service_for_staff(rights, service_id)
+    filters = _filters(request.GET)
+    rows, has_next = queries.queue_page(service, filters, _user(request))
+    if not rights.can_review(service.pk):
+        audit.record("queue.viewed", obj=service, actor=_user(request), data=filters.describe())
+    params = filters.describe()
+    return render(
+        request,
+        "backoffice/queue.html",
+        {
+            "service": service,
+            "filters": filters,
+            "status_filters": STATUS_FILTERS,
+            "procedures": Procedure.objects.filter(
+                pk__in=_procedures_of(service.pk)
+            ).only("id", "title"),
+            "rows": [(d, queries.is_overdue(d)) for d in rows],
+            "previous_url": _page_url(params, filters.page - 1) if filters.page > 1 else "",
+            "next_url": _page_url(params, filters.page + 1) if has_next else "",
+            "can_review": rights.can_review(service.pk),
+            "can_supervise": rights.can_supervise(service.pk),
+            "colleagues": colleagues(service.pk) if rights.can_supervise(service.pk) else [],
+            "next": request.get_full_path(),
+        },
+    )
+
+
+def _procedures_of(service_id: str) -> list[str]:
+    """Procedures whose definition names this service (read from the current versions)."""
+    return [
+        p.pk
+        for p in Procedure.objects.select_related("current_version").exclude(
+            current_version=None
+        )
+        if service_id in ((p.definition.get("workflow") or {}).get("services") or [])
+    ]
+
+
+def _page_url(params: dict[str, str], page: int) -> str:
+    from django.utils.http import urlencode
+
+    return "?" + urlencode({**params, "page": str(page)})
+
+
+def _safe_next(request: HttpRequest, fallback: str) -> str:
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    target = request.POST.get("next", "")
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback
+
+
+def _assignee(request: HttpRequest, service_id: str) -> User | None:
+    """`me`, `none` or the id of a colleague of the service (anyone else: refused later)."""
+    choice = request.POST.get("to", "")
+    if choice == "me":
+        return _user(request)
+    if choice == "none" or not choice.isdigit():
+        return None
+    found = {str(u.pk): u for u in colleagues(service_id)}
+    return found.get(choice) or User(pk=-1)  # an unknown person: the service refuses
+
+
+@staff_page
+@require_POST
+def assign_many(request: HttpRequest, service_id: str) -> HttpResponse:
+    rights = _rights(request)
+    service = queries.service_for_staff(rights, service_id)
+    back = _safe_next(request, reverse("backoffice:queue", args=[service.pk]))
+    references = request.POST.getlist("dossiers")[: queries.PAGE_SIZE]
+    chosen = list(Dossier.objects.filter(service=service, reference__in=references))
+    try:
+        count = services.assign(
+            dossiers=chosen, to=_assignee(request, service.pk), actor=_user(request)
+        )
+    except services.TransitionError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("%(n)d dossier(s) attribué(s).") % {"n": count})
+    return redirect(back)
+
+
+# --- One dossier ---------------------------------------------------------------------------------
+
+ACTION_LABELS = {
+    (S.SUBMITTED, S.IN_REVIEW): gettext_lazy("Commencer l'instruction"),
+    (S.IN_REVIEW, S.ACCEPTED): gettext_lazy("Accepter"),
+    (S.IN_REVIEW, S.REJECTED): gettext_lazy("Refuser"),
+    (S.IN_REVIEW, S.CLOSED): gettext_lazy("Classer sans suite"),
+    (S.INFO_REQUESTED, S.CLOSED): gettext_lazy("Classer sans suite"),
+    (S.ACCEPTED, S.IN_REVIEW): gettext_lazy("Rouvrir le dossier"),
+    (S.REJECTED, S.IN_REVIEW): gettext_lazy("Rouvrir le dossier"),
+    (S.CLOSED, S.IN_REVIEW): gettext_lazy("Rouvrir le dossier"),
+}
+
+
+@dataclass(frozen=True)
+class Action:
+    to: str
+    label: str
+    needs_reason: bool
+
+
+def _actions(dossier: Dossier, user: User) -> list[Action]:
+    """The moves this person may make now (the service checks again when they do)."""
+    found = []
+    for (source, target), rule in TRANSITIONS.items():
+        if source != dossier.status or rule.role == Role.APPLICANT:
+            continue
+        if target == S.INFO_REQUESTED:
+            continue  # its own form: which answers or documents to complete
+        roles = [rule.role] + ([Role.SUPERVISOR] if rule.role == Role.AGENT else [])
+        if any(services.can_act(user, role, dossier) for role in roles):
+            found.append(Action(target, str(ACTION_LABELS[(source, target)]), rule.needs_reason))
+    return found
+
+
+def _render_dossier(
+    request: HttpRequest, dossier: Dossier, *, error: str = "", status: int = 200
+) -> HttpResponse:
+    user = _user(request)
+    rights = _rights(request)
+    spec = dossier_services.form_spec(dossier)
+    language = request.LANGUAGE_CODE
+    attachments = list(dossier.attachments.all())
+    can_review = rights.can_review(dossier.service_id)
+    info_fields = [
+        (f.id, pick(f.label, language))
+        for page in spec.pages
+        for f in page.fields
+        if f.holds_answer
+    ]
+    return render(
+        request,
+        "backoffice/dossier.html",
+        {
+            "dossier": dossier,
+            "procedure_title": pick(dossier.version.definition["title"], language),
+            "overdue": queries.is_overdue(dossier),
+            "sections": spec.summary(dossier.answers, language),
+            "files": [a for a in attachments if a.field_id != MESSAGE_FIELD],
+            "clean": ScanStatus.CLEAN,
+            "timeline": dossier.changes.select_related("actor"),
+            "thread": dossier.messages.select_related("attachment"),
+            "notes": dossier.annotations.select_related("author") if can_review else [],
+            "notifications": Notification.objects.filter(object_ref=dossier.reference),
+            "info_request": dossier_services.open_information_request(dossier),
+            "actions": _actions(dossier, user) if can_review else [],
+            "can_request_info": can_review
+            and services.can_act(user, Role.AGENT, dossier)
+            and dossier.status == S.IN_REVIEW,
+            "info_fields": info_fields,
+            "can_review": can_review,
+            "can_supervise": rights.can_supervise(dossier.service_id),
+            "colleagues": colleagues(str(dossier.service_id))
+            if rights.can_supervise(dossier.service_id)
+            else [],
+            "max_reason": services.MAX_REASON_LENGTH,
+            "error": error,
+        },
+        status=status,
+    )
+
+
+@staff_page
+def dossier_page(request: HttpRequest, reference: str) -> HttpResponse:
+    dossier = queries.dossier_for_staff(_rights(request), reference)
+    audit.record("dossier.viewed", obj=dossier, actor=_user(request))
+    return _render_dossier(request, dossier)
+
+
+def _after_action(request: HttpRequest, dossier: Dossier, done: str) -> HttpResponse:
+    messages.success(request, done)
+    return redirect(reverse("backoffice:dossier", args=[dossier.reference]))
+
+
+@staff_page
+@require_POST
+def transition(request: HttpRequest, reference: str) -> HttpResponse:
+    dossier = queries.dossier_for_staff(_rights(request), reference)
+    target = request.POST.get("to", "")
+    if target not in S.values:
+        return _render_dossier(request, dossier, error=_("Choisissez une action."), status=400)
+    try:
+        dossier = services.transition(
+            dossier=dossier,
+            to=S(target),
+            actor=_user(request),
+            reason=request.POST.get("reason", ""),
+        )
+    except services.TransitionError as exc:
+        return _render_dossier(request, dossier, error=exc.message, status=400)
+    return _after_action(
+        request,
+        dossier,
+        _("Dossier passé à l'état « %(state)s ».") % {"state": dossier.get_status_display()},
+    )
+
+
+@staff_page
+@require_POST
+def request_information(request: HttpRequest, reference: str) -> HttpResponse:
+    dossier = queries.dossier_for_staff(_rights(request), reference)
+    try:
+        services.request_information(
+            dossier=dossier,
+            fields=request.POST.getlist("fields"),
+            message=request.POST.get("message", ""),
+            actor=_user(request),
+        )
+    except services.TransitionError as exc:
+        return _render_dossier(request, dossier, error=exc.message, status=400)
+    return _after_action(request, dossier, _("Demande de complément envoyée."))
+
+
+@staff_page
+@require_POST
+def assign_one(request: HttpRequest, reference: str) -> HttpResponse:
+    dossier = queries.dossier_for_staff(_rights(request), reference)
+    try:
+        services.assign(
+            dossiers=[dossier],
+            to=_assignee(request, str(dossier.service_id)),
+            actor=_user(request),
+        )
+    except services.TransitionError as exc:
+        return _render_dossier(request, dossier, error=exc.message, status=400)
+    return _after_action(request, dossier, _("Attribution enregistrée."))
+
+
+@staff_page
+@require_POST
+def post_message(request: HttpRequest, reference: str) -> HttpResponse:
+    dossier = queries.dossier_for_staff(_rights(request), reference)
+    try:
+        dossier_services.post_message(
+            dossier=dossier,
+            body=request.POST.get("body", ""),
+            upload=request.FILES.get("file"),
+            actor=_user(request),
+        )
+    except dossier_services.DossierError as exc:
+        return _render_dossier(request, dossier, error=exc.message, status=400)
+    return _after_action(request, dossier, _("Message envoyé au demandeur."))
+
+
+@staff_page
+@require_POST
+def annotate(request: HttpRequest, reference: str) -> HttpResponse:
+    dossier = queries.dossier_for_staff(_rights(request), reference)
+    try:
+        services.annotate(dossier=dossier, body=request.POST.get("body", ""), actor=_user(request))
+    except services.TransitionError as exc:
+        return _render_dossier(request, dossier, error=exc.message, status=400)
+    return _after_action(request, dossier, _("Note enregistrée."))
+
+
+@staff_page
+def attachment(request: HttpRequest, reference: str, attachment_id: str) -> FileResponse:
+    """A clean file, shown in the browser (images, PDF) rather than downloaded."""
+    dossier = queries.dossier_for_staff(_rights(request), reference)
+    found = queries.attachment_for_staff(dossier, attachment_id)
+    audit.record(
+        "attachment.viewed", obj=dossier, actor=_user(request), data={"attachment": str(found.pk)}
+    )
+    response = FileResponse(
+        found.file.open("rb"),
+        as_attachment=False,
+        filename=found.original_name,
+        content_type=found.content_type,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -1,0 +1,160 @@
+"""Reads of the back office: a service's queue, and one dossier for one staff member.
+
+Every read that shows a dossier to staff goes through `dossier_for_staff`, which answers
+the same 404 for "missing", "a draft" and "not in your services"."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import F, Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from guichet.accounts.models import User
+from guichet.catalog.search import fold
+from guichet.dossiers.models import Attachment, Dossier, DossierStatus, ScanStatus
+from guichet.dossiers.references import parse_reference
+from guichet.organisation.models import Service
+from guichet.organisation.queries import StaffRights
+
+S = DossierStatus
+OPEN = (S.SUBMITTED, S.IN_REVIEW, S.INFO_REQUESTED)
+"""Waiting for a decision: what a queue shows by default."""
+RUNNING = (S.SUBMITTED, S.IN_REVIEW)
+"""States whose time counts against the administration: only these can be overdue."""
+PAGE_SIZE = 50
+
+
+def is_overdue(dossier: Dossier, now: datetime | None = None) -> bool:
+    return (
+        dossier.status in RUNNING
+        and dossier.due_at is not None
+        and dossier.due_at < (now or timezone.now())
+    )
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    status: str = "open"
+    """`open`, `all`, or one status value."""
+    procedure: str = ""
+    overdue: bool = False
+    assigned: str = ""
+    """`me`, `none`, or empty for everyone."""
+    q: str = ""
+    sort: str = "due"
+    """`due` (soonest deadline first) or `recent` (last submitted first)."""
+    page: int = 1
+
+    def describe(self) -> dict[str, str]:
+        """The filters as saved with an export (no empty values)."""
+        values = {
+            "statut": self.status,
+            "demarche": self.procedure,
+            "retard": "1" if self.overdue else "",
+            "attribution": self.assigned,
+            "q": self.q,
+            "tri": self.sort,
+        }
+        return {k: v for k, v in values.items() if v}
+
+
+def service_for_staff(rights: StaffRights, service_id: str) -> Service:
+    """A queue the person works in or audits; 404 otherwise."""
+    service = Service.objects.select_related("authority").filter(pk=service_id).first()
+    if service is None or not (
+        rights.can_review(service.pk) or rights.can_audit(service.authority_id)
+    ):
+        raise Http404
+    return service
+
+
+def queue(service: Service, filters: QueueFilters, user: User) -> QuerySet[Dossier]:
+    """The dossiers of one service matching the filters, sorted; not yet sliced."""
+    dossiers = Dossier.objects.filter(service=service).exclude(status=S.DRAFT)
+    if filters.status == "open":
+        dossiers = dossiers.filter(status__in=OPEN)
+    elif filters.status in S.values:
+        dossiers = dossiers.filter(status=filters.status)
+    if filters.procedure:
+        dossiers = dossiers.filter(procedure_id=filters.procedure)
+    if filters.overdue:
+        dossiers = dossiers.filter(status__in=RUNNING, due_at__lt=timezone.now())
+    if filters.assigned == "me":
+        dossiers = dossiers.filter(assigned_to=user)
+    elif filters.assigned == "none":
+        dossiers = dossiers.filter(assigned_to__isnull=True)
+    text = filters.q.strip()
+    if text:
+        reference = parse_reference(text)
+        if reference is not None:
+            dossiers = dossiers.filter(reference=reference)
+        else:
+            dossiers = dossiers.filter(search_text__contains=fold(text).strip())
+    if filters.sort == "recent":
+        dossiers = dossiers.order_by("-submitted_at", "-id")
+    else:
+        dossiers = dossiers.order_by(F("due_at").asc(nulls_last=True), "id")
+    return dossiers.select_related("procedure", "assigned_to")
+
+
+def queue_page(
+    service: Service, filters: QueueFilters, user: User
+) -> tuple[list[Dossier], bool]:
+    """One page of the queue and whether there is a next one (no COUNT over the queue:
+    at a million dossiers it would cost more than the page itself)."""
+    start = (max(filters.page, 1) - 1) * PAGE_SIZE
+    rows = list(queue(service, filters, user)[start : start + PAGE_SIZE + 1])
+    return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
+
+
+def dossier_for_staff(rights: StaffRights, reference: str) -> Dossier:
+    """The dossier if the person works in or audits its service; the same 404 otherwise."""
+    canonical = parse_reference(reference)
+    dossier = (
+        Dossier.objects.select_related(
+            "procedure", "version", "applicant", "service__authority", "assigned_to"
+        )
+        .exclude(status=S.DRAFT)
+        .filter(reference=canonical)
+        .first()
+        if canonical
+        else None
+    )
+    if dossier is None or dossier.service is None:
+        raise Http404
+    if not (
+        rights.can_review(dossier.service_id) or rights.can_audit(dossier.service.authority_id)
+    ):
+        raise Http404
+    return dossier
+
+
+def my_open_dossiers(user: User) -> QuerySet[Dossier]:
+    return Dossier.objects.filter(assigned_to=user, status__in=OPEN)
+
+
+def visible_q(rights: StaffRights) -> Q:
+    """Dossiers a person may read, as a filter (for exports and search across queues)."""
+    scope = Q(service_id__in=rights.agent_of)
+    if rights.audits_everything:
+        return ~Q(status=S.DRAFT)
+    return (scope | Q(service__authority_id__in=rights.auditor_of)) & ~Q(status=S.DRAFT)
+
+
+def attachment_for_staff(dossier: Dossier, attachment_id: str) -> Attachment:
+    """A clean file of a dossier the caller may read (checked before); 404 otherwise, also
+    while the antivirus has not passed it: only its uploader may fetch a pending file."""
+    try:
+        pk = uuid.UUID(attachment_id)
+    except ValueError:
+        raise Http404 from None
+    attachment = Attachment.objects.filter(
+        pk=pk, dossier=dossier, scan_status=ScanStatus.CLEAN
+    ).first()
+    if attachment is None:
+        raise Http404
+    return attachment
