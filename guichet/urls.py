@@ -3,8 +3,14 @@
 from django.conf.urls.i18n import i18n_patterns
 from django.contrib import admin
 from django.urls import include, path
+from django_otp.admin import OTPAdminSite
 
 from guichet.web import views
+
+# The admin asks for the second factor too: its sign-in form takes the app's code, and a
+# session that did not give it is refused as if it were not staff. The class of the
+# default site is swapped (django-otp's documented way) so every `admin.register` stands.
+admin.site.__class__ = OTPAdminSite
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -13,6 +19,8 @@ urlpatterns = [
         path("", include("guichet.web.urls")),
         path("", include("guichet.web.accounts_urls")),
         path("", include("guichet.web.dossier_urls")),
+        path("", include("guichet.web.backoffice.auth_urls")),
+        path("", include("guichet.web.backoffice.urls")),
         prefix_default_language=False,
     ),
 ]

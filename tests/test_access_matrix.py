@@ -1,56 +1,210 @@
-"""Every page declares who may see it, and the declaration holds for each persona."""
+"""The authorization matrix: every route × every persona × every object, with the outcome
+each must get. A route missing from EXPECTED fails the suite, so a new page cannot land
+without saying who may see it; `test_an_unprotected_view_is_caught` shows the check bites.
+
+Personas (staff ones signed in with both factors):
+    anonymous, citizen_a (owns the dossiers), citizen_b, intermediary (a signed-in account
+    that files for others: no right on anyone's dossier), agent_s1_t1 (agent of the
+    Commune III civil-status centre, where citizen A's dossier is routed), agent_s1_t2
+    (the same kind of service, Commune IV), agent_s2 (a court's nationality office),
+    supervisor (of service 1), procedure_admin (of the civil-status authority), auditor
+    (of the same authority).
+Objects: citizen A's draft with a file, citizen A's submitted dossier with a file (in
+service 1's queue), service 1 and service 2, an export of service 1's queue.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from guichet.web.access import CITIZEN, PUBLIC, STAFF
+from conftest import SERVICE_1, make_staff
+from guichet.web.access import ACCESS_LEVELS
+from guichet.web.tests.staff import verified_login
 
-# Pages that are not ours: Django's admin guards itself (staff + permissions).
+# Pages that are not ours: Django's admin guards itself (staff + permissions + TOTP).
 THIRD_PARTY_PREFIXES = ("admin/",)
 
-# One concrete URL per page, to check the rule with real requests.
-SAMPLE_URLS = {
-    "health": "/sante/",
-    "public:home": "/",
-    "public:catalog": "/demarches/",
-    "public:procedure": "/demarches/ml-passeport/",
-    "public:procedure-version": "/demarches/ml-passeport/versions/1/",
-    "accounts:login": "/connexion/",
-    "accounts:login-code": "/connexion/code/",
-    "accounts:login-resend": "/connexion/code/renvoyer/",
-    "accounts:logout": "/deconnexion/",
-    "accounts:profile": "/mon-compte/",
-    "dossiers:start": "/demarches/ml-extrait-acte-naissance/en-ligne/",
-    "dossiers:list": "/mes-demarches/",
-    # Pages of one dossier: {ref} and {file} are the `citizen` persona's draft and its file.
-    "dossiers:detail": "/mes-demarches/{ref}/",
-    "dossiers:page": "/mes-demarches/{ref}/pages/demande/",
-    "dossiers:upload": "/mes-demarches/{ref}/pages/pieces/fichiers/volet_2/",
-    "dossiers:download": "/mes-demarches/{ref}/fichiers/{file}/",
-    "dossiers:remove-file": "/mes-demarches/{ref}/fichiers/{file}/retirer/",
-    "dossiers:summary": "/mes-demarches/{ref}/recapitulatif/",
-    "dossiers:submit": "/mes-demarches/{ref}/deposer/",
-    "dossiers:messages": "/mes-demarches/{ref}/messages/",
-    "dossiers:resubmit": "/mes-demarches/{ref}/renvoyer/",
-    "dossiers:receipt": "/mes-demarches/{ref}/recepisse.pdf",
+CITIZENS = ("citizen_a", "citizen_b", "intermediary")
+STAFF = (
+    "agent_s1_t1",
+    "agent_s1_t2",
+    "agent_s2",
+    "supervisor",
+    "procedure_admin",
+    "auditor",
+)
+PERSONAS = ("anonymous", *CITIZENS, *STAFF)
+SERVICE_2 = "ml-tgi-bamako"
+
+LOGIN = "→ /connexion/"
+STAFF_LOGIN = "→ /instruction/connexion/"
+Outcome = int | str
+
+
+@dataclass(frozen=True)
+class Case:
+    """One URL (one object) of a route, and what each persona gets on GET."""
+
+    url: str
+    outcomes: dict[str, Outcome]
+    actors: frozenset[str] = field(default_factory=frozenset)
+    """Who may POST to it; with `post_probe`, everyone else's POST must change nothing."""
+    post_probe: bool = False
+
+
+def everyone(status: Outcome = 200) -> dict[str, Outcome]:
+    return dict.fromkeys(PERSONAS, status)
+
+
+def signed_in(status: Outcome = 200) -> dict[str, Outcome]:
+    return {**everyone(status), "anonymous": LOGIN}
+
+
+def owner_only(status: Outcome) -> dict[str, Outcome]:
+    """A citizen page of one of citizen A's objects: anyone else, staff included, gets 404."""
+    return {**signed_in(404), "citizen_a": status}
+
+
+def staff_only(allowed: dict[str, Outcome], others: Outcome = 404) -> dict[str, Outcome]:
+    outcomes: dict[str, Outcome] = {
+        "anonymous": STAFF_LOGIN,
+        **dict.fromkeys(CITIZENS, 404),
+        **dict.fromkeys(STAFF, others),
+    }
+    return {**outcomes, **allowed}
+
+
+READERS_OF_S1 = {"agent_s1_t1": 200, "supervisor": 200, "auditor": 200}
+"""Who may read service 1's queue and dossiers: its agents, its supervisor, the auditor
+of its authority. Not the same service elsewhere, not another service, not the
+procedure administrator."""
+ACTORS_OF_S1 = frozenset({"agent_s1_t1", "supervisor"})
+
+
+def _post_only_staff(url: str) -> list[Case]:
+    # `staff_page` runs first: staff get 405 on GET whatever the object (says nothing);
+    # the POST probe checks the object-level refusal.
+    return [Case(url, staff_only({}, others=405), actors=ACTORS_OF_S1, post_probe=True)]
+
+
+EXPECTED: dict[str, list[Case]] = {
+    "health": [Case("/sante/", everyone())],
+    "public:home": [Case("/", everyone())],
+    "public:catalog": [Case("/demarches/", everyone())],
+    "public:procedure": [Case("/demarches/ml-passeport/", everyone())],
+    "public:procedure-version": [Case("/demarches/ml-passeport/versions/1/", everyone())],
+    "accounts:login": [Case("/connexion/", everyone())],
+    # No code asked for in this session: back to the number.
+    "accounts:login-code": [Case("/connexion/code/", everyone(302))],
+    "accounts:login-resend": [Case("/connexion/code/renvoyer/", everyone(405))],
+    "accounts:logout": [Case("/deconnexion/", everyone())],
+    "accounts:profile": [Case("/mon-compte/", signed_in())],
+    "dossiers:start": [Case("/demarches/ml-extrait-acte-naissance/en-ligne/", signed_in())],
+    "dossiers:list": [Case("/mes-demarches/", signed_in())],
+    "dossiers:detail": [
+        Case("/mes-demarches/{draft}/", owner_only(302)),  # a draft: back to its page
+        Case("/mes-demarches/{ref}/", owner_only(200)),
+    ],
+    "dossiers:page": [
+        Case("/mes-demarches/{draft}/pages/demande/", owner_only(200)),
+        Case("/mes-demarches/{ref}/pages/demande/", owner_only(302)),  # submitted: frozen
+    ],
+    "dossiers:upload": [
+        Case(
+            "/mes-demarches/{draft}/pages/pieces/fichiers/volet_2/",
+            signed_in(405),
+            actors=frozenset({"citizen_a"}),
+            post_probe=True,
+        )
+    ],
+    "dossiers:download": [
+        Case("/mes-demarches/{draft}/fichiers/{draft_file}/", owner_only(200)),
+        Case("/mes-demarches/{ref}/fichiers/{file}/", owner_only(200)),
+    ],
+    "dossiers:remove-file": [
+        Case(
+            "/mes-demarches/{draft}/fichiers/{draft_file}/retirer/",
+            signed_in(405),
+            actors=frozenset({"citizen_a"}),
+            post_probe=True,
+        )
+    ],
+    "dossiers:summary": [
+        Case("/mes-demarches/{draft}/recapitulatif/", owner_only(200)),
+        Case("/mes-demarches/{ref}/recapitulatif/", owner_only(302)),
+    ],
+    "dossiers:submit": [
+        Case(
+            "/mes-demarches/{draft}/deposer/",
+            signed_in(405),
+            actors=frozenset({"citizen_a"}),
+            post_probe=True,
+        )
+    ],
+    "dossiers:messages": [
+        Case(
+            "/mes-demarches/{ref}/messages/",
+            signed_in(405),
+            actors=frozenset({"citizen_a"}),
+            post_probe=True,
+        )
+    ],
+    "dossiers:resubmit": [
+        Case(
+            "/mes-demarches/{ref}/renvoyer/",
+            signed_in(405),
+            actors=frozenset({"citizen_a"}),
+            post_probe=True,
+        )
+    ],
+    "dossiers:receipt": [
+        Case("/mes-demarches/{draft}/recepisse.pdf", owner_only(302)),  # none before submission
+        Case("/mes-demarches/{ref}/recepisse.pdf", owner_only(200)),
+    ],
+    "staff:login": [Case("/instruction/connexion/", everyone())],
+    "staff:totp-setup": [Case("/instruction/securite/", staff_only({}, others=200))],
+    "staff:logout": [Case("/instruction/deconnexion/", everyone())],
+    "backoffice:home": [Case("/instruction/", staff_only({}, others=200))],
+    "backoffice:queue": [
+        Case(f"/instruction/services/{SERVICE_1}/", staff_only(READERS_OF_S1)),
+        Case(f"/instruction/services/{SERVICE_2}/", staff_only({"agent_s2": 200})),
+    ],
+    "backoffice:assign-many": _post_only_staff(f"/instruction/services/{SERVICE_1}/attribuer/"),
+    "backoffice:dossier": [
+        Case("/instruction/dossiers/{ref}/", staff_only(READERS_OF_S1)),
+        Case("/instruction/dossiers/{draft}/", staff_only({})),  # drafts are the citizen's
+    ],
+    "backoffice:transition": _post_only_staff("/instruction/dossiers/{ref}/etat/"),
+    "backoffice:request-info": _post_only_staff("/instruction/dossiers/{ref}/complement/"),
+    "backoffice:assign": _post_only_staff("/instruction/dossiers/{ref}/attribution/"),
+    "backoffice:message": _post_only_staff("/instruction/dossiers/{ref}/messages/"),
+    "backoffice:annotate": _post_only_staff("/instruction/dossiers/{ref}/notes/"),
+    "backoffice:file": [
+        Case("/instruction/dossiers/{ref}/fichiers/{file}/", staff_only(READERS_OF_S1)),
+        Case("/instruction/dossiers/{draft}/fichiers/{draft_file}/", staff_only({})),
+    ],
+    "backoffice:exports": [
+        Case(
+            f"/instruction/services/{SERVICE_1}/exports/",
+            staff_only({"supervisor": 200}),
+            actors=frozenset({"supervisor"}),
+            post_probe=True,
+        )
+    ],
+    "backoffice:export-download": [
+        Case("/instruction/exports/{export}/", staff_only({"supervisor": 200}))
+    ],
 }
 
-# Pages anyone may reach whose plain GET is not a 200 page.
-GET_STATUS = {
-    "accounts:login-code": 302,  # no code asked for in this session: back to the number
-    "accounts:login-resend": 405,  # POST only
-    "dossiers:detail": 302,  # a draft: back to the page to fill
-    "dossiers:receipt": 302,  # no receipt before submission
-    "dossiers:upload": 405,
-    "dossiers:remove-file": 405,
-    "dossiers:submit": 405,
-    "dossiers:messages": 405,
-    "dossiers:resubmit": 405,
-}
+
+# --- Walking the resolver ----------------------------------------------------------------------
 
 
 def _patterns(
@@ -64,58 +218,184 @@ def _patterns(
             yield prefix + str(entry.pattern), f"{namespace}{entry.name}", entry
 
 
-def _our_pages() -> list[tuple[str, str, URLPattern]]:
-    return [p for p in _patterns(get_resolver()) if not p[0].startswith(THIRD_PARTY_PREFIXES)]
+def our_pages(urlconf: str | None = None) -> list[tuple[str, str, URLPattern]]:
+    return [
+        p for p in _patterns(get_resolver(urlconf)) if not p[0].startswith(THIRD_PARTY_PREFIXES)
+    ]
+
+
+def undeclared(urlconf: str | None = None) -> list[str]:
+    """Routes whose view carries no access declaration (web/access.py)."""
+    return [
+        route
+        for route, _, p in our_pages(urlconf)
+        if getattr(p.callback, "access", None) not in ACCESS_LEVELS
+    ]
+
+
+def without_expectation(urlconf: str | None = None) -> list[str]:
+    """Routes this matrix says nothing about, or says nothing about for some persona."""
+    missing = []
+    for _, name, _ in our_pages(urlconf):
+        cases = EXPECTED.get(name)
+        if not cases or any(set(c.outcomes) != set(PERSONAS) for c in cases):
+            missing.append(name)
+    return missing
 
 
 def test_every_page_declares_its_audience():
-    undeclared = [
-        route
-        for route, _, p in _our_pages()
-        if getattr(p.callback, "access", None) not in (PUBLIC, CITIZEN, STAFF)
-    ]
-    assert undeclared == []
+    assert undeclared() == []
 
 
-def test_every_page_has_a_sample_url_in_this_matrix():
-    assert {name for _, name, _ in _our_pages()} == set(SAMPLE_URLS)
+def test_every_route_has_an_expected_outcome_for_every_persona():
+    assert without_expectation() == []
+    routed = {name for _, name, _ in our_pages()}
+    assert set(EXPECTED) - routed == set(), "expectations for routes that no longer exist"
 
 
-def _expected(access: str, name: str, persona: str, url: str) -> int:
-    if access == PUBLIC:
-        return GET_STATUS.get(name, 200)
-    if access == STAFF:
-        return 200 if persona == "staff" else 404
-    # Citizen pages: signed-in only, others go to the sign-in page; a page of one dossier
-    # answers its owner only, and everyone else the same 404 as a missing dossier.
-    if persona == "anonymous":
-        return 302
-    if GET_STATUS.get(name) == 405:
-        return 405  # POST-only, whatever the dossier: says nothing about it
-    if "{ref}" in url and persona != "citizen":
-        return 404
-    return GET_STATUS.get(name, 200)
+def test_an_unprotected_view_is_caught():
+    """A view added without a declaration, or without a row here, fails the two checks."""
+    urlconf = "tests.unprotected_urls"
+    assert undeclared(urlconf) == ["instruction/oubli/"]
+    assert without_expectation(urlconf) == ["backoffice:forgotten"]
+
+
+# --- Requests ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def world(submitted_dossier, citizen, other_citizen, django_user_model):
+    """Every object and every persona's client."""
+    from guichet.catalog.models import Procedure
+    from guichet.dossiers import services
+    from guichet.dossiers.tests.samples import PNG_BYTES
+    from guichet.workflow.models import Export
+
+    dossier, attachment = submitted_dossier
+    draft = services.start_dossier(
+        procedure=Procedure.objects.get(pk="ml-extrait-acte-naissance"), actor=citizen
+    )
+    draft_file = services.add_attachment(
+        dossier=draft,
+        field_name="volet_2",
+        upload=SimpleUploadedFile("volet.png", PNG_BYTES, content_type="image/png"),
+        actor=citizen,
+    )
+    people = {
+        "citizen_a": citizen,
+        "citizen_b": other_citizen,
+        "intermediary": django_user_model.objects.create_user(username="ecrivain-public"),
+        "agent_s1_t1": make_staff("agent-c3", ("agent", SERVICE_1)),
+        "agent_s1_t2": make_staff("agent-c4", ("agent", "ml-ec-bamako-c4")),
+        "agent_s2": make_staff("agent-tgi", ("agent", SERVICE_2)),
+        "supervisor": make_staff("superviseur-c3", ("supervisor", SERVICE_1)),
+        "procedure_admin": make_staff("admin-ec", ("procedure_admin", "ml-mairie-etat-civil")),
+        "auditor": make_staff("auditeur-ec", ("auditor", "ml-mairie-etat-civil")),
+    }
+    export = _ready_export(people["supervisor"])
+    assert isinstance(export, Export)
+    return SimpleNamespace(
+        people=people,
+        values={
+            "ref": dossier.reference,
+            "file": attachment.pk,
+            "draft": draft.reference,
+            "draft_file": draft_file.pk,
+            "export": export.pk,
+        },
+        dossier=dossier,
+    )
+
+
+def _ready_export(supervisor):
+    from django.core.files.base import ContentFile
+
+    from guichet.organisation.models import Service
+    from guichet.workflow.models import Export
+
+    export = Export.objects.create(
+        requested_by=supervisor,
+        service=Service.objects.get(pk=SERVICE_1),
+        filters={},
+        format="csv",
+        status="ready",
+        row_count=1,
+    )
+    export.file.save("matrix.csv", ContentFile(b"ref\n"), save=True)
+    return export
+
+
+def _client(world, persona: str) -> Client:
+    client = Client()
+    user = world.people.get(persona)
+    if user is None:
+        return client
+    if user.is_staff:
+        verified_login(client, user)
+    else:
+        client.force_login(user)
+    return client
+
+
+def _check(response, expected: Outcome, url: str) -> bool:
+    if isinstance(expected, int):
+        return response.status_code == expected
+    target = expected.removeprefix("→ ")
+    return response.status_code == 302 and response["Location"] == f"{target}?next={url}"
+
+
+def _read(response) -> None:
+    if getattr(response, "streaming", False):  # read it through: the file gets closed
+        b"".join(response.streaming_content)
+
+
+def _state(world) -> tuple:
+    """What a refused POST must leave unchanged."""
+    from guichet.dossiers.models import Attachment, Dossier, Message
+    from guichet.workflow.models import Annotation, Export
+
+    dossier = Dossier.objects.get(pk=world.dossier.pk)
+    return (
+        dossier.status,
+        dossier.assigned_to_id,
+        Dossier.objects.filter(status="draft").count(),
+        Attachment.objects.count(),
+        Message.objects.count(),
+        Annotation.objects.count(),
+        Export.objects.count(),
+    )
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("persona", ["anonymous", "citizen", "other_citizen", "staff"])
-def test_each_persona_gets_what_the_declaration_says(
-    client, demo_catalog, persona, citizen, other_citizen, staff_user, draft_with_file
-):
-    dossier, attachment = draft_with_file
-    if persona == "citizen":
-        client.force_login(citizen)
-    elif persona == "other_citizen":
-        client.force_login(other_citizen)
-    elif persona == "staff":
-        client.force_login(staff_user)
-    for _, name, pattern in _our_pages():
-        template = SAMPLE_URLS[name]
-        url = template.format(ref=dossier.reference, file=attachment.pk)
-        expected = _expected(pattern.callback.access, name, persona, template)
-        response = client.get(url)
-        if response.streaming:  # read it through: the client then closes the file
-            b"".join(response.streaming_content)
-        assert response.status_code == expected, (name, persona)
-        if pattern.callback.access == CITIZEN and persona == "anonymous":
-            assert response["Location"] == f"/connexion/?next={url}", name
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_each_persona_gets_what_the_matrix_says(persona, world):
+    client = _client(world, persona)
+    wrong = []
+    for _, name, _ in our_pages():
+        for case in EXPECTED[name]:
+            url = case.url.format(**world.values)
+            response = client.get(url)
+            _read(response)
+            if not _check(response, case.outcomes[persona], url):
+                wrong.append((name, url, response.status_code, case.outcomes[persona]))
+    assert wrong == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("persona", [p for p in PERSONAS if p != "anonymous"])
+def test_who_may_not_act_changes_nothing(persona, world):
+    """A POST to an object by anyone but its actors is refused like a missing page."""
+    client = _client(world, persona)
+    before = _state(world)
+    wrong = []
+    for name, cases in EXPECTED.items():
+        for case in cases:
+            if not case.post_probe or persona in case.actors:
+                continue
+            url = case.url.format(**world.values)
+            response = client.post(url, {"to": "accepted", "reason": "x", "body": "x"})
+            _read(response)
+            if response.status_code != 404:
+                wrong.append((name, url, response.status_code))
+    assert wrong == []
+    assert _state(world) == before

@@ -185,8 +185,8 @@ def _citizen_for(phone: str) -> tuple[User, SignInError | None]:
         audit.record("account.created", obj=user, actor=user, data=_masked(phone))
         return user, None
     if user.is_staff or user.is_superuser:
-        # Agents sign in with their password (and, later, a second factor): a code sent to
-        # their phone alone must not open a staff session.
+        # Agents sign in with their password and a second factor (accounts/totp.py): a code
+        # sent to their phone alone must not open a staff session.
         message = gettext(
             "Ce numéro est celui d'un compte d'agent : connectez-vous avec votre identifiant "
             "et votre mot de passe."

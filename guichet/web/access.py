@@ -2,6 +2,10 @@
 
 A view is wrapped by exactly one of these decorators. The wrapper enforces the rule and
 leaves a mark (`view.access`) that the authorization matrix test reads.
+
+Staff sign in with a password and a code from an authenticator app (TOTP, django-otp):
+`staff_page` requires both; `staff_enrolment_page` (the page where an agent sets up the
+app) requires the password only, since the second factor does not exist yet.
 """
 
 from __future__ import annotations
@@ -13,13 +17,16 @@ from typing import Any, TypeVar
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
+from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 
 View = TypeVar("View", bound=Callable[..., HttpResponseBase])
 
 PUBLIC = "public"
 CITIZEN = "citizen"
+STAFF_ENROLMENT = "staff-enrolment"
 STAFF = "staff"
+ACCESS_LEVELS = (PUBLIC, CITIZEN, STAFF_ENROLMENT, STAFF)
 
 
 def public_page(view: View) -> View:
@@ -46,14 +53,60 @@ def citizen_page(view: View) -> View:
     return wrapper  # type: ignore[return-value]
 
 
-def staff_page(view: View) -> View:
-    """Only staff accounts; everyone else gets the same 404 as a missing page."""
+def is_staff_account(request: HttpRequest) -> bool:
+    """Signed in (with a password at least) to an active staff account."""
+    user = request.user
+    return user.is_authenticated and user.is_active and user.is_staff
+
+
+def is_verified(request: HttpRequest) -> bool:
+    """This session passed the second factor (set by django_otp's OTPMiddleware).
+
+    False when the middleware did not run: a missing check never opens a staff page."""
+    check = getattr(request.user, "is_verified", None)
+    return bool(callable(check) and check())
+
+
+def _to_staff_sign_in(request: HttpRequest) -> HttpResponseBase:
+    return redirect_to_login(request.get_full_path(), login_url=reverse("staff:login"))
+
+
+def staff_enrolment_page(view: View) -> View:
+    """Staff signed in with their password, second factor or not: the page where an agent
+    sets up the authenticator app. Anonymous visitors go to the staff sign-in page; other
+    accounts get the same 404 as a missing page. Never cached (it shows a secret key)."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        if not (request.user.is_authenticated and request.user.is_staff):
+        if not request.user.is_authenticated:
+            return _to_staff_sign_in(request)
+        if not is_staff_account(request):
             raise Http404
-        return view(request, *args, **kwargs)
+        response = view(request, *args, **kwargs)
+        add_never_cache_headers(response)
+        return response
+
+    wrapper.access = STAFF_ENROLMENT  # type: ignore[attr-defined]
+    return wrapper  # type: ignore[return-value]
+
+
+def staff_page(view: View) -> View:
+    """Only staff accounts signed in with both factors. Anonymous visitors, and staff who
+    have not given their code in this session, go to the staff sign-in page, which brings
+    them back here; every other account gets the same 404 as a missing page. Never
+    cached."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if not request.user.is_authenticated:
+            return _to_staff_sign_in(request)
+        if not is_staff_account(request):
+            raise Http404
+        if not is_verified(request):
+            return _to_staff_sign_in(request)
+        response = view(request, *args, **kwargs)
+        add_never_cache_headers(response)
+        return response
 
     wrapper.access = STAFF  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]

@@ -62,12 +62,14 @@ class QueueFilters:
         return {k: v for k, v in values.items() if v}
 
 
-def service_for_staff(rights: StaffRights, service_id: str) -> Service:
-    """A queue the person works in or audits; 404 otherwise."""
+def service_for_staff(rights: StaffRights, service_id: str, *, to_act: bool = False) -> Service:
+    """A queue the person works in or (reading only) audits; 404 otherwise."""
     service = Service.objects.select_related("authority").filter(pk=service_id).first()
-    if service is None or not (
-        rights.can_review(service.pk) or rights.can_audit(service.authority_id)
-    ):
+    if service is None:
+        raise Http404
+    if rights.can_review(service.pk):
+        return service
+    if to_act or not rights.can_audit(service.authority_id):
         raise Http404
     return service
 
@@ -111,8 +113,9 @@ def queue_page(
     return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
 
 
-def dossier_for_staff(rights: StaffRights, reference: str) -> Dossier:
-    """The dossier if the person works in or audits its service; the same 404 otherwise."""
+def dossier_for_staff(rights: StaffRights, reference: str, *, to_act: bool = False) -> Dossier:
+    """The dossier if the person works in or audits its service; the same 404 otherwise.
+    `to_act`: only the people who work in the service (an auditor reads, never acts)."""
     canonical = parse_reference(reference)
     dossier = (
         Dossier.objects.select_related(
@@ -126,9 +129,9 @@ def dossier_for_staff(rights: StaffRights, reference: str) -> Dossier:
     )
     if dossier is None or dossier.service is None:
         raise Http404
-    if not (
-        rights.can_review(dossier.service_id) or rights.can_audit(dossier.service.authority_id)
-    ):
+    if rights.can_review(dossier.service_id):
+        return dossier
+    if to_act or not rights.can_audit(dossier.service.authority_id):
         raise Http404
     return dossier
 

@@ -157,7 +157,7 @@ def _assignee(request: HttpRequest, service_id: str) -> User | None:
 @require_POST
 def assign_many(request: HttpRequest, service_id: str) -> HttpResponse:
     rights = _rights(request)
-    service = queries.service_for_staff(rights, service_id)
+    service = queries.service_for_staff(rights, service_id, to_act=True)
     back = _safe_next(request, reverse("backoffice:queue", args=[service.pk]))
     references = request.POST.getlist("dossiers")[: queries.PAGE_SIZE]
     chosen = list(Dossier.objects.filter(service=service, reference__in=references))
@@ -269,7 +269,7 @@ def _after_action(request: HttpRequest, dossier: Dossier, done: str) -> HttpResp
 @staff_page
 @require_POST
 def transition(request: HttpRequest, reference: str) -> HttpResponse:
-    dossier = queries.dossier_for_staff(_rights(request), reference)
+    dossier = queries.dossier_for_staff(_rights(request), reference, to_act=True)
     target = request.POST.get("to", "")
     if target not in S.values:
         return _render_dossier(request, dossier, error=_("Choisissez une action."), status=400)
@@ -292,7 +292,7 @@ def transition(request: HttpRequest, reference: str) -> HttpResponse:
 @staff_page
 @require_POST
 def request_information(request: HttpRequest, reference: str) -> HttpResponse:
-    dossier = queries.dossier_for_staff(_rights(request), reference)
+    dossier = queries.dossier_for_staff(_rights(request), reference, to_act=True)
     try:
         services.request_information(
             dossier=dossier,
@@ -308,7 +308,7 @@ def request_information(request: HttpRequest, reference: str) -> HttpResponse:
 @staff_page
 @require_POST
 def assign_one(request: HttpRequest, reference: str) -> HttpResponse:
-    dossier = queries.dossier_for_staff(_rights(request), reference)
+    dossier = queries.dossier_for_staff(_rights(request), reference, to_act=True)
     try:
         services.assign(
             dossiers=[dossier],
@@ -323,7 +323,7 @@ def assign_one(request: HttpRequest, reference: str) -> HttpResponse:
 @staff_page
 @require_POST
 def post_message(request: HttpRequest, reference: str) -> HttpResponse:
-    dossier = queries.dossier_for_staff(_rights(request), reference)
+    dossier = queries.dossier_for_staff(_rights(request), reference, to_act=True)
     try:
         dossier_services.post_message(
             dossier=dossier,
@@ -339,7 +339,7 @@ def post_message(request: HttpRequest, reference: str) -> HttpResponse:
 @staff_page
 @require_POST
 def annotate(request: HttpRequest, reference: str) -> HttpResponse:
-    dossier = queries.dossier_for_staff(_rights(request), reference)
+    dossier = queries.dossier_for_staff(_rights(request), reference, to_act=True)
     try:
         services.annotate(dossier=dossier, body=request.POST.get("body", ""), actor=_user(request))
     except services.TransitionError as exc:
