@@ -41,7 +41,9 @@ def make_staff(username: str, *roles: tuple[str, str]):
     for role, scope in roles:
         kind = RoleKind(role)
         if kind in AUTHORITY_ROLES:
-            grant_role(user=user, role=kind, actor="test", authority=Authority.objects.get(pk=scope))
+            grant_role(
+                user=user, role=kind, actor="test", authority=Authority.objects.get(pk=scope)
+            )
         elif scope:
             grant_role(user=user, role=kind, actor="test", service=Service.objects.get(pk=scope))
         else:

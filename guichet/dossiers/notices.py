@@ -21,18 +21,22 @@ def _texts() -> dict[str, str]:
             "Guichet : il manque quelque chose au dossier %(ref)s. Voyez la demande du "
             "service dans Mes démarches."
         ),
-        "dossier.accepted": _("Guichet : votre dossier %(ref)s est accepté. Détails : Mes démarches."),
+        "dossier.accepted": _(
+            "Guichet : votre dossier %(ref)s est accepté. Détails : Mes démarches."
+        ),
         "dossier.rejected": _(
             "Guichet : votre dossier %(ref)s est refusé. La raison est dans Mes démarches."
         ),
         "dossier.closed_without_decision": _(
-            "Guichet : votre dossier %(ref)s est classé sans suite. La raison est dans Mes démarches."
+            "Guichet : votre dossier %(ref)s est classé sans suite. "
+            "La raison est dans Mes démarches."
         ),
         "dossier.reopened": _(
             "Guichet : votre dossier %(ref)s est de nouveau à l'étude. Détails : Mes démarches."
         ),
         "dossier.message": _(
-            "Guichet : nouveau message du service sur le dossier %(ref)s. Lisez-le dans Mes démarches."
+            "Guichet : nouveau message du service sur le dossier %(ref)s. "
+            "Lisez-le dans Mes démarches."
         ),
     }
 

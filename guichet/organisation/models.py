@@ -99,7 +99,9 @@ class StaffRole(models.Model):
             models.CheckConstraint(
                 condition=(
                     Q(role__in=SERVICE_ROLES, service__isnull=False, authority__isnull=True)
-                    | Q(role=RoleKind.PROCEDURE_ADMIN, service__isnull=True, authority__isnull=False)
+                    | Q(
+                        role=RoleKind.PROCEDURE_ADMIN, service__isnull=True, authority__isnull=False
+                    )
                     | Q(role=RoleKind.AUDITOR, service__isnull=True)
                     | Q(role=RoleKind.PLATFORM_ADMIN, service__isnull=True, authority__isnull=True)
                 ),

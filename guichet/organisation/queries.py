@@ -62,7 +62,7 @@ def staff_rights(user: User) -> StaffRights:
     for role in StaffRole.objects.filter(user=user).select_related("service", "authority"):
         kind = RoleKind(role.role)
         scope = role.service or role.authority
-        labels.append((kind.label, str(scope) if scope else "Toute la plateforme"))
+        labels.append((str(kind.label), str(scope) if scope else "Toute la plateforme"))
         if kind in (RoleKind.AGENT, RoleKind.SUPERVISOR) and role.service_id:
             agent.add(role.service_id)
             if kind == RoleKind.SUPERVISOR:

@@ -126,8 +126,11 @@ def grant_role(
             "staff.role_granted",
             obj=user,
             actor=actor,
-            data={"role": role.value, "service": staff_role.service_id,
-                  "authority": staff_role.authority_id},
+            data={
+                "role": role.value,
+                "service": staff_role.service_id,
+                "authority": staff_role.authority_id,
+            },
         )
     return staff_role
 
@@ -139,7 +142,10 @@ def revoke_role(*, staff_role: StaffRole, actor: User | str) -> None:
         "staff.role_revoked",
         obj=staff_role.user,
         actor=actor,
-        data={"role": staff_role.role, "service": staff_role.service_id,
-              "authority": staff_role.authority_id},
+        data={
+            "role": staff_role.role,
+            "service": staff_role.service_id,
+            "authority": staff_role.authority_id,
+        },
     )
     staff_role.delete()

@@ -103,9 +103,7 @@ def queue(service: Service, filters: QueueFilters, user: User) -> QuerySet[Dossi
     return dossiers.select_related("procedure", "assigned_to")
 
 
-def queue_page(
-    service: Service, filters: QueueFilters, user: User
-) -> tuple[list[Dossier], bool]:
+def queue_page(service: Service, filters: QueueFilters, user: User) -> tuple[list[Dossier], bool]:
     """One page of the queue and whether there is a next one (no COUNT over the queue:
     at a million dossiers it would cost more than the page itself)."""
     start = (max(filters.page, 1) - 1) * PAGE_SIZE

@@ -163,7 +163,9 @@ def assign(*, dossiers: Iterable[Dossier], to: User | None, actor: User) -> int:
         raise TransitionError(_("Choisissez au moins un dossier."))
     for dossier in locked:
         if dossier.is_draft or not rights.can_review(dossier.service_id):
-            raise TransitionError(_("Vous n'avez pas le droit de faire cette action sur ce dossier."))
+            raise TransitionError(
+                _("Vous n'avez pas le droit de faire cette action sur ce dossier.")
+            )
         if rights.can_supervise(dossier.service_id):
             allowed = to is None or to in colleagues(str(dossier.service_id))
         elif to is None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from django.test.utils import CaptureQueriesContext
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from conftest import SERVICE_1, make_staff
 from guichet.dossiers.models import Dossier, DossierStatus
@@ -35,7 +35,7 @@ def test_an_agent_of_another_service_or_territory_gets_404(client, submitted_dos
     verified_login(client, other)
     assert client.get(f"/instruction/dossiers/{dossier.reference}/").status_code == 404
     assert client.get(f"/instruction/services/{SERVICE_1}/").status_code == 404
-    assert client.get(f"/instruction/services/ml-ec-bamako-c4/").status_code == 200
+    assert client.get("/instruction/services/ml-ec-bamako-c4/").status_code == 200
     url = f"/instruction/dossiers/{dossier.reference}/etat/"
     assert client.post(url, {"to": "in_review"}).status_code == 404
     dossier.refresh_from_db()
@@ -48,13 +48,13 @@ def test_reading_a_dossier_or_a_file_is_audited(agent_client, submitted_dossier,
     dossier, attachment = submitted_dossier
     assert attachment.__class__.objects.get(pk=attachment.pk).scan_status == ScanStatus.CLEAN
     assert agent_client.get(f"/instruction/dossiers/{dossier.reference}/").status_code == 200
-    response = agent_client.get(f"/instruction/dossiers/{dossier.reference}/fichiers/{attachment.pk}/")
+    response = agent_client.get(
+        f"/instruction/dossiers/{dossier.reference}/fichiers/{attachment.pk}/"
+    )
     assert response.status_code == 200
     assert response["Content-Disposition"].startswith("inline")
     b"".join(response.streaming_content)
-    actions = list(
-        AuditEntry.objects.filter(actor=staff_user).values_list("action", flat=True)
-    )
+    actions = list(AuditEntry.objects.filter(actor=staff_user).values_list("action", flat=True))
     assert actions == ["dossier.viewed", "attachment.viewed"]
 
 
@@ -91,7 +91,9 @@ def test_review_decide_and_the_citizen_is_told(
     assert "Awa" not in "".join(texts)  # no personal data by SMS
 
 
-def test_waiting_for_the_applicant_does_not_count(agent_client, submitted_dossier, citizen, time_machine):
+def test_waiting_for_the_applicant_does_not_count(
+    agent_client, submitted_dossier, citizen, time_machine
+):
     from datetime import timedelta
 
     from django.utils import timezone
@@ -117,7 +119,9 @@ def test_waiting_for_the_applicant_does_not_count(agent_client, submitted_dossie
 
 def test_notes_are_for_staff_only(agent_client, submitted_dossier, client, citizen):
     dossier, _ = submitted_dossier
-    agent_client.post(f"/instruction/dossiers/{dossier.reference}/notes/", {"body": "Vérifier le volet"})
+    agent_client.post(
+        f"/instruction/dossiers/{dossier.reference}/notes/", {"body": "Vérifier le volet"}
+    )
     page = agent_client.get(f"/instruction/dossiers/{dossier.reference}/").content.decode()
     assert "Vérifier le volet" in page
     from django.test import Client

@@ -1,44 +1,105 @@
-"""Load the demo catalog and the demo accounts (development only)."""
+"""Load the demo organisation, catalog and accounts (development only)."""
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from guichet.accounts.models import User
+from guichet.accounts.totp import confirmed_totp_device, create_demo_totp_device
 from guichet.catalog.definition import DefinitionSetError, load_definitions
 from guichet.catalog.services import import_definitions
+from guichet.organisation.models import Authority, RoleKind, Service
+from guichet.organisation.services import OrganisationError, grant_role, load_organisation
 
-DEMO_ACCOUNTS = [
-    # (username, password, role shown to the person trying the demo)
-    ("admin", "demo-admin-2026", "administrateur de la plateforme (/admin/)"),
+DEMO_STAFF = [
+    # (username, password, role, scope, what the person trying the demo can do with it)
+    (
+        "admin",
+        "demo-admin-2026",
+        RoleKind.PLATFORM_ADMIN,
+        None,
+        "administrateur de la plateforme (/admin/)",
+    ),
+    (
+        "agent-c3",
+        "demo-agent-2026",
+        RoleKind.AGENT,
+        "ml-ec-bamako-c3",
+        "agent de l'état civil de Bamako Commune III (/instruction/)",
+    ),
+    (
+        "superviseur-c3",
+        "demo-superviseur-2026",
+        RoleKind.SUPERVISOR,
+        "ml-ec-bamako-c3",
+        "superviseur du même service : attribue, rouvre, exporte",
+    ),
+    (
+        "agent-c4",
+        "demo-agent-2026",
+        RoleKind.AGENT,
+        "ml-ec-bamako-c4",
+        "agent de la Commune IV : ne voit pas les dossiers de la Commune III",
+    ),
+    (
+        "auditeur",
+        "demo-auditeur-2026",
+        RoleKind.AUDITOR,
+        "ml-mairie-etat-civil",
+        "auditeur des mairies du Mali : lit tout, chaque lecture est journalisée",
+    ),
 ]
 
 
 class Command(BaseCommand):
-    help = "Charger les démarches de démonstration et les comptes de démonstration."
+    help = "Charger l'organisation, les démarches et les comptes de démonstration."
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not settings.DEBUG:
             raise CommandError("Les données de démonstration ne se chargent qu'avec DEBUG=1.")
         try:
+            organisation = load_organisation(
+                path=settings.DEMO_ORGANISATION_FILE, actor="system:load_demo"
+            )
             definitions = load_definitions([settings.DEMO_PROCEDURES_DIR])
-        except DefinitionSetError as exc:
+        except (OrganisationError, DefinitionSetError) as exc:
             raise CommandError(str(exc)) from None
+        self.stdout.write(
+            f"Organisation : {organisation.authorities} autorités, "
+            f"{organisation.services} services."
+        )
         report = import_definitions(definitions=definitions, actor="system:load_demo")
         self.stdout.write(
             f"Démarches : {len(definitions)} ({report.changed} nouvelle(s) ou modifiée(s))."
         )
-        user_model = get_user_model()
-        for username, password, _role in DEMO_ACCOUNTS:
-            user, created = user_model.objects.get_or_create(
-                username=username, defaults={"is_staff": True, "is_superuser": True}
-            )
-            if created:
-                user.set_password(password)
-                user.save()
-        self.stdout.write("Comptes de démonstration :")
-        for username, password, role in DEMO_ACCOUNTS:
-            self.stdout.write(f"  {username} / {password} — {role}")
+        for username, password, role, scope, _what in DEMO_STAFF:
+            self._staff(username, password, role, scope)
+        self.stdout.write("Comptes du personnel (mot de passe, puis le code à 6 chiffres) :")
+        for username, password, _role, _scope, what in DEMO_STAFF:
+            self.stdout.write(f"  {username} / {password} — {what}")
+        self.stdout.write(
+            "  Code à 6 chiffres : python manage.py totp_code IDENTIFIANT (développement), "
+            "ou configurez votre application en supprimant l'appareil dans /admin/."
+        )
+
+    def _staff(self, username: str, password: str, role: RoleKind, scope: str | None) -> None:
+        user, created = User.objects.get_or_create(
+            username=username,
+            defaults={"is_staff": True, "is_superuser": role == RoleKind.PLATFORM_ADMIN},
+        )
+        if created:
+            user.set_password(password)
+            user.save()
+        if confirmed_totp_device(user) is None:
+            create_demo_totp_device(user, secrets.token_hex(20))
+        service = (
+            Service.objects.get(pk=scope) if role in (RoleKind.AGENT, RoleKind.SUPERVISOR) else None
+        )
+        authority = Authority.objects.get(pk=scope) if role == RoleKind.AUDITOR else None
+        grant_role(
+            user=user, role=role, actor="system:load_demo", service=service, authority=authority
+        )
