@@ -359,8 +359,15 @@ def submit_dossier(*, dossier: Dossier, token: str, actor: User) -> Dossier:
     dossier.search_text = search_text(dossier)
     dossier.save(
         update_fields=[
-            "answers", "status", "submitted_at", "current_page", "updated_at", "service",
-            "due_at", "applicant_name", "search_text",
+            "answers",
+            "status",
+            "submitted_at",
+            "current_page",
+            "updated_at",
+            "service",
+            "due_at",
+            "applicant_name",
+            "search_text",
         ]
     )
     audit.record(

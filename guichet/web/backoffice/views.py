@@ -77,7 +77,9 @@ def _filters(params: Any) -> queries.QueueFilters:
         status=status if status in dict(STATUS_FILTERS) else "open",
         procedure=params.get("demarche", "")[:80],
         overdue=params.get("retard") == "1",
-        assigned=params.get("attribution", "") if params.get("attribution") in ("me", "none") else "",
+        assigned=params.get("attribution", "")
+        if params.get("attribution") in ("me", "none")
+        else "",
         q=params.get("q", "")[:100],
         sort="recent" if params.get("tri") == "recent" else "due",
         page=page,
@@ -100,9 +102,9 @@ def queue(request: HttpRequest, service_id: str) -> HttpResponse:
             "service": service,
             "filters": filters,
             "status_filters": STATUS_FILTERS,
-            "procedures": Procedure.objects.filter(
-                pk__in=_procedures_of(service.pk)
-            ).only("id", "title"),
+            "procedures": Procedure.objects.filter(pk__in=_procedures_of(service.pk)).only(
+                "id", "title"
+            ),
             "rows": [(d, queries.is_overdue(d)) for d in rows],
             "previous_url": _page_url(params, filters.page - 1) if filters.page > 1 else "",
             "next_url": _page_url(params, filters.page + 1) if has_next else "",
@@ -118,9 +120,7 @@ def _procedures_of(service_id: str) -> list[str]:
     """Procedures whose definition names this service (read from the current versions)."""
     return [
         p.pk
-        for p in Procedure.objects.select_related("current_version").exclude(
-            current_version=None
-        )
+        for p in Procedure.objects.select_related("current_version").exclude(current_version=None)
         if service_id in ((p.definition.get("workflow") or {}).get("services") or [])
     ]
 
