@@ -186,9 +186,28 @@ def add_attachment(
             _("Vous avez déjà joint tous les fichiers permis ici (%(n)d). Retirez-en un d'abord.")
             % {"n": rules.max_files}
         )
-    return _store_file(
+    attachment = _store_file(
         dossier=dossier, field_name=field_name, upload=upload, rules=rules, actor=actor
     )
+    if not dossier.is_draft:
+        _answer_with_file(dossier, field_name, str(attachment.pk))
+    return attachment
+
+
+def _answer_with_file(dossier: Dossier, field_name: str, attachment_id: str) -> None:
+    """A correction has no page to save after an upload (the citizen may go straight back
+    and resend): the answer points at the new file at once, so resending keeps it."""
+    parts = field_name.split("-")
+    answers = dossier.answers
+    if len(parts) == 1:
+        current = answers.get(field_name)
+        answers[field_name] = [*(current if isinstance(current, list) else []), attachment_id]
+    elif len(parts) == 3 and parts[1].isdigit():
+        items, index, child = answers.get(parts[0]), int(parts[1]), parts[2]
+        if isinstance(items, list) and index < len(items) and isinstance(items[index], dict):
+            current = items[index].get(child)
+            items[index][child] = [*(current if isinstance(current, list) else []), attachment_id]
+    dossier.save(update_fields=["answers", "updated_at"])
 
 
 def _store_file(

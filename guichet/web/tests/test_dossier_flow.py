@@ -389,6 +389,10 @@ def test_citizen_completes_what_the_administration_asks_and_sends_it_back(
     client.post(url, {"token": token})  # twice: still one step back to review
     dossier.refresh_from_db()
     assert dossier.status == DossierStatus.IN_REVIEW
+    # Sent back straight after the upload, without "Continuer": the new file is kept.
+    names = sorted(dossier.attachments.values_list("original_name", flat=True))
+    assert names == ["b.pdf", "volet.png"]
+    assert len(dossier.answers["volet_2"]) == 2
     assert list(dossier.changes.values_list("to_status", flat=True)) == [
         "submitted",
         "in_review",
