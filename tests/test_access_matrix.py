@@ -177,6 +177,9 @@ EXPECTED: dict[str, list[Case]] = {
         Case(f"/instruction/services/{SERVICE_2}/", staff_only({"agent_s2": 200})),
     ],
     "backoffice:assign-many": _post_only_staff(f"/instruction/services/{SERVICE_1}/attribuer/"),
+    "backoffice:workload": [
+        Case(f"/instruction/services/{SERVICE_1}/charge/", staff_only({"supervisor": 200}))
+    ],
     "backoffice:dossier": [
         Case("/instruction/dossiers/{ref}/", staff_only(READERS_OF_S1)),
         Case("/instruction/dossiers/{draft}/", staff_only({})),  # drafts are the citizen's

@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db.models import F, Q, QuerySet
 from django.http import Http404
@@ -159,3 +160,46 @@ def attachment_for_staff(dossier: Dossier, attachment_id: str) -> Attachment:
     if attachment is None:
         raise Http404
     return attachment
+
+
+@dataclass(frozen=True)
+class Load:
+    """Open dossiers of one person (or of nobody: `user` None) in one service."""
+
+    user: User | None
+    by_status: dict[str, int]
+    overdue: int
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_status.values())
+
+
+def workload(service: Service) -> list[Load]:
+    """Who holds how many open dossiers, and how many are late: one grouped query."""
+    from django.db.models import Count
+
+    rows = (
+        Dossier.objects.filter(service=service, status__in=OPEN)
+        .values("assigned_to", "status")
+        .annotate(
+            n=Count("id"),
+            late=Count("id", filter=Q(status__in=RUNNING, due_at__lt=timezone.now())),
+        )
+        .order_by()
+    )
+    people = {u.pk: u for u in User.objects.filter(staff_roles__service=service).distinct()}
+    loads: dict[int | None, dict[str, Any]] = {}
+    for row in rows:
+        entry = loads.setdefault(row["assigned_to"], {"by_status": {}, "overdue": 0})
+        entry["by_status"][row["status"]] = row["n"]
+        entry["overdue"] += row["late"]
+    for pk in people:
+        loads.setdefault(pk, {"by_status": {}, "overdue": 0})
+    missing = [pk for pk in loads if pk is not None and pk not in people]
+    people.update({u.pk: u for u in User.objects.filter(pk__in=missing)})
+    result = [
+        Load(user=people.get(pk) if pk is not None else None, **entry)
+        for pk, entry in loads.items()
+    ]
+    return sorted(result, key=lambda load: (load.user is not None, -load.total))

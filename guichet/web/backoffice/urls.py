@@ -12,6 +12,7 @@ urlpatterns = [
     path(
         "instruction/services/<slug:service_id>/attribuer/", views.assign_many, name="assign-many"
     ),
+    path("instruction/services/<slug:service_id>/charge/", views.workload, name="workload"),
     path("instruction/dossiers/<str:reference>/", views.dossier_page, name="dossier"),
     path("instruction/dossiers/<str:reference>/etat/", views.transition, name="transition"),
     path(

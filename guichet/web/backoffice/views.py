@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -112,6 +112,29 @@ def queue(request: HttpRequest, service_id: str) -> HttpResponse:
             "can_supervise": rights.can_supervise(service.pk),
             "colleagues": colleagues(service.pk) if rights.can_supervise(service.pk) else [],
             "next": request.get_full_path(),
+        },
+    )
+
+
+@staff_page
+def workload(request: HttpRequest, service_id: str) -> HttpResponse:
+    """A supervisor's view of the service: who holds what, what is late, what waits."""
+    rights = _rights(request)
+    service = queries.service_for_staff(rights, service_id, to_act=True)
+    if not rights.can_supervise(service.pk):
+        raise Http404
+    loads = queries.workload(service)
+    columns = [(value, label) for value, label in S.choices if value in queries.OPEN]
+    return render(
+        request,
+        "backoffice/workload.html",
+        {
+            "service": service,
+            "columns": columns,
+            "rows": [
+                (load, [load.by_status.get(value, 0) for value, _ in columns]) for load in loads
+            ],
+            "overdue": sum(load.overdue for load in loads),
         },
     )
 

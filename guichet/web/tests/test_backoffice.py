@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -189,3 +191,44 @@ def test_pages_fit_the_budget_and_make_a_fixed_number_of_queries(agent_client, s
         agent_client.get(f"/instruction/dossiers/{dossier.reference}/")
     assert len(one) <= 12, [q["sql"] for q in one.captured_queries]
     assert len(page) <= 20, [q["sql"] for q in page.captured_queries]
+
+
+def test_a_revoked_role_takes_effect_on_the_next_request(
+    agent_client, submitted_dossier, staff_user
+):
+    from guichet.organisation.models import StaffRole
+    from guichet.organisation.services import revoke_role
+
+    dossier, _ = submitted_dossier
+    url = f"/instruction/dossiers/{dossier.reference}/"
+    assert agent_client.get(url).status_code == 200
+    revoke_role(staff_role=StaffRole.objects.get(user=staff_user), actor="test")
+    assert agent_client.get(url).status_code == 404
+    assert agent_client.get(f"/instruction/services/{SERVICE_1}/").status_code == 404
+    assert "aucun rôle" in agent_client.get("/instruction/").content.decode()
+
+
+def test_every_staff_page_asks_for_the_second_factor(client, submitted_dossier, staff_user):
+    dossier, _ = submitted_dossier
+    client.force_login(staff_user)  # password only: no code given in this session
+    for url in (
+        "/instruction/",
+        f"/instruction/services/{SERVICE_1}/",
+        f"/instruction/dossiers/{dossier.reference}/",
+    ):
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith("/instruction/connexion/?next="), url
+
+
+def test_the_supervisor_sees_who_holds_what(agent_client, submitted_dossier, supervisor):
+    from django.test import Client
+
+    dossier, _ = submitted_dossier
+    agent_client.post(f"/instruction/dossiers/{dossier.reference}/etat/", {"to": "in_review"})
+    boss = Client()
+    verified_login(boss, supervisor)
+    html = boss.get(f"/instruction/services/{SERVICE_1}/charge/").content.decode()
+    assert "agent" in html and "superviseur" in html
+    assert re.search(r"\b0 dossiers? en retard", html)
+    assert agent_client.get(f"/instruction/services/{SERVICE_1}/charge/").status_code == 404
