@@ -201,6 +201,25 @@ EXPECTED: dict[str, list[Case]] = {
             post_probe=True,
         )
     ],
+    "backoffice:procedures": [
+        Case("/instruction/demarches/", staff_only({"procedure_admin": 200}))
+    ],
+    "backoffice:procedure": [
+        Case(
+            "/instruction/demarches/ml-extrait-acte-naissance/",
+            staff_only({"procedure_admin": 200}),
+            actors=frozenset({"procedure_admin"}),
+            post_probe=True,
+        ),
+        # Another authority's procedure: not even its administrator's neighbour sees it.
+        Case("/instruction/demarches/ml-passeport/", staff_only({})),
+    ],
+    "backoffice:procedure-yaml": [
+        Case(
+            "/instruction/demarches/ml-extrait-acte-naissance/definition.yaml",
+            staff_only({"procedure_admin": 200}),
+        )
+    ],
     "backoffice:export-download": [
         Case("/instruction/exports/{export}/", staff_only({"supervisor": 200}))
     ],
@@ -354,6 +373,7 @@ def _read(response) -> None:
 
 def _state(world) -> tuple:
     """What a refused POST must leave unchanged."""
+    from guichet.catalog.models import ProcedureVersion
     from guichet.dossiers.models import Attachment, Dossier, Message
     from guichet.workflow.models import Annotation, Export
 
@@ -366,6 +386,7 @@ def _state(world) -> tuple:
         Message.objects.count(),
         Annotation.objects.count(),
         Export.objects.count(),
+        ProcedureVersion.objects.count(),
     )
 
 

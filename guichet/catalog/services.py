@@ -13,7 +13,12 @@ from dataclasses import dataclass, field
 from django.db import transaction
 
 from guichet.accounts.models import User
-from guichet.catalog.definition import Definition
+from guichet.catalog.definition import (
+    Definition,
+    DefinitionError,
+    DefinitionSetError,
+    parse_definition,
+)
 from guichet.catalog.models import Procedure, ProcedureVersion
 from guichet.governance import audit
 from guichet.governance.audit import Actor
@@ -76,3 +81,40 @@ def import_definitions(*, definitions: Sequence[Definition], actor: Actor) -> Im
         )
         (report.created if is_new else report.updated).append(definition.id)
     return report
+
+
+MAX_DEFINITION_BYTES = 512 * 1024
+
+
+def publish_new_version(*, procedure: Procedure, text: str, actor: User) -> ImportReport:
+    """A procedure administrator sends a new definition of one existing procedure.
+
+    The file must describe this procedure (same id) for the same authority: moving a
+    procedure to another administration is the platform's job, not one authority's.
+    Raises DefinitionSetError with every problem, located by line, and writes nothing then.
+    """
+    source = f"<{procedure.pk}>"
+    if len(text.encode()) > MAX_DEFINITION_BYTES:
+        raise DefinitionSetError(
+            [DefinitionError(source, None, "", "fichier trop gros (512 Ko au plus)")]
+        )
+    definition = parse_definition(text, source)
+    problems = []
+    if definition.id != procedure.pk:
+        problems.append(
+            DefinitionError(
+                source, None, "id", f"ce fichier décrit « {definition.id} », pas « {procedure.pk} »"
+            )
+        )
+    if definition.data["authority"]["id"] != procedure.authority_id:
+        problems.append(
+            DefinitionError(
+                source,
+                None,
+                "authority.id",
+                f"l'autorité doit rester « {procedure.authority_id} »",
+            )
+        )
+    if problems:
+        raise DefinitionSetError(problems)
+    return import_definitions(definitions=[definition], actor=actor)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from guichet.web.backoffice import export_urls, views
+from guichet.web.backoffice import export_urls, procedure_views, views
 
 app_name = "backoffice"
 
@@ -29,4 +29,15 @@ urlpatterns = [
         name="file",
     ),
     *export_urls.urlpatterns,
+    path("instruction/demarches/", procedure_views.procedures, name="procedures"),
+    path(
+        "instruction/demarches/<slug:procedure_id>/",
+        procedure_views.procedure,
+        name="procedure",
+    ),
+    path(
+        "instruction/demarches/<slug:procedure_id>/definition.yaml",
+        procedure_views.procedure_yaml,
+        name="procedure-yaml",
+    ),
 ]
