@@ -23,7 +23,7 @@ def admin_client(client, demo_catalog):
 def _current_yaml(client) -> str:
     response = client.get(f"{URL}definition.yaml")
     assert response.status_code == 200
-    return response.content.decode()
+    return str(response.content.decode())
 
 
 def _send(client, text: str):
