@@ -172,25 +172,65 @@ def test_agent_takes_a_dossier_but_only_a_supervisor_gives_it_to_someone(
     assert dossier.assigned_to is None
 
 
-def test_pages_fit_the_budget_and_make_a_fixed_number_of_queries(agent_client, submitted_dossier):
+def _queries(client, url: str) -> list[str]:
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return [q["sql"] for q in captured.captured_queries]
+
+
+def _fill_queue(dossier, staff_user, n: int) -> None:
+    """`n` more submitted dossiers in the same queue, each assigned, with a message and a
+    step in its timeline: what an N+1 would multiply."""
+    from guichet.dossiers.models import Message, StatusChange
+    from guichet.dossiers.references import new_reference
+
+    now = dossier.submitted_at
+    created = Dossier.objects.bulk_create(
+        Dossier(
+            reference=new_reference("ML"),
+            procedure_id=dossier.procedure_id,
+            version_id=dossier.version_id,
+            applicant_id=dossier.applicant_id,
+            status=DossierStatus.IN_REVIEW,
+            service_id=SERVICE_1,
+            assigned_to=staff_user,
+            submitted_at=now,
+            due_at=now,
+            applicant_name=f"Personne {i}",
+        )
+        for i in range(n)
+    )
+    Message.objects.bulk_create(
+        Message(dossier=d, author=staff_user, from_applicant=False, body="x") for d in created
+    )
+    StatusChange.objects.bulk_create(
+        StatusChange(
+            dossier=dossier, from_status="submitted", to_status="in_review", actor=staff_user
+        )
+        for _ in range(n)
+    )
+    Message.objects.bulk_create(
+        Message(dossier=dossier, author=staff_user, from_applicant=False, body="y")
+        for _ in range(n)
+    )
+
+
+def test_pages_fit_the_budget_and_make_a_fixed_number_of_queries(
+    agent_client, submitted_dossier, staff_user
+):
     dossier, _ = submitted_dossier
-    for url in (
-        "/instruction/",
-        f"/instruction/services/{SERVICE_1}/",
-        f"/instruction/dossiers/{dossier.reference}/",
-    ):
+    queue = f"/instruction/services/{SERVICE_1}/"
+    page = f"/instruction/dossiers/{dossier.reference}/"
+    before = {url: len(_queries(agent_client, url)) for url in (queue, page)}
+    _fill_queue(dossier, staff_user, 40)
+    after = {url: len(_queries(agent_client, url)) for url in (queue, page)}
+    assert after == before, "queries grow with the rows: an N+1"
+    assert before[queue] <= 12 and before[page] <= 20, before
+    for url in ("/instruction/", queue, page):
         weight = measure(agent_client, url)
         assert weight.status == 200, url
         assert weight.transferred <= BACKOFFICE_BUDGET_BYTES, (url, weight.transferred)
         assert not weight.has_script and not weight.external
-    with CaptureQueriesContext(connection) as one:
-        agent_client.get(f"/instruction/services/{SERVICE_1}/")
-    from guichet.dossiers.tests.samples import PNG_BYTES  # noqa: F401
-
-    with CaptureQueriesContext(connection) as page:
-        agent_client.get(f"/instruction/dossiers/{dossier.reference}/")
-    assert len(one) <= 12, [q["sql"] for q in one.captured_queries]
-    assert len(page) <= 20, [q["sql"] for q in page.captured_queries]
 
 
 def test_a_revoked_role_takes_effect_on_the_next_request(
