@@ -5,7 +5,9 @@ the same 404 for "missing", "a draft" and "not in your services"."""
 
 from __future__ import annotations
 
+import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -61,6 +63,32 @@ class QueueFilters:
             "tri": self.sort,
         }
         return {k: v for k, v in values.items() if v}
+
+
+QUEUE_STATUSES = frozenset({"open", "all", *S.values} - {S.DRAFT})
+_SLUG = re.compile(r"^[-a-z0-9_]{1,80}$")
+MAX_PAGE = 10_000
+
+
+def filters_from_params(params: Mapping[str, Any]) -> QueueFilters:
+    """The queue's filters from its parameters (a query string, a form, or what
+    `QueueFilters.describe()` saved with an export); anything unknown is the default."""
+
+    def value(name: str) -> str:
+        raw = params.get(name, "")
+        return raw.strip() if isinstance(raw, str) else ""
+
+    status, procedure = value("statut"), value("demarche")
+    assigned, sort, page = value("attribution"), value("tri"), value("page")
+    return QueueFilters(
+        status=status if status in QUEUE_STATUSES else "open",
+        procedure=procedure if _SLUG.match(procedure) else "",
+        overdue=value("retard") == "1",
+        assigned=assigned if assigned in ("me", "none") else "",
+        q=value("q")[:100],
+        sort=sort if sort in ("due", "recent") else "due",
+        page=min(int(page), MAX_PAGE) if page.isdigit() and int(page) > 0 else 1,
+    )
 
 
 def service_for_staff(rights: StaffRights, service_id: str, *, to_act: bool = False) -> Service:

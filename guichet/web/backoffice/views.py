@@ -9,7 +9,6 @@ a convenience, never the protection.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from django.contrib import messages
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -67,30 +66,11 @@ STATUS_FILTERS = [
 ]
 
 
-def _filters(params: Any) -> queries.QueueFilters:
-    try:
-        page = max(1, min(int(params.get("page", "1")), 10_000))
-    except ValueError:
-        page = 1
-    status = params.get("statut", "open")
-    return queries.QueueFilters(
-        status=status if status in dict(STATUS_FILTERS) else "open",
-        procedure=params.get("demarche", "")[:80],
-        overdue=params.get("retard") == "1",
-        assigned=params.get("attribution", "")
-        if params.get("attribution") in ("me", "none")
-        else "",
-        q=params.get("q", "")[:100],
-        sort="recent" if params.get("tri") == "recent" else "due",
-        page=page,
-    )
-
-
 @staff_page
 def queue(request: HttpRequest, service_id: str) -> HttpResponse:
     rights = _rights(request)
     service = queries.service_for_staff(rights, service_id)
-    filters = _filters(request.GET)
+    filters = queries.filters_from_params(request.GET)
     rows, has_next = queries.queue_page(service, filters, _user(request))
     if not rights.can_review(service.pk):
         audit.record("queue.viewed", obj=service, actor=_user(request), data=filters.describe())
