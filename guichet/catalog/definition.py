@@ -427,6 +427,15 @@ def content_hash(data: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+_FIRST_KEYS = (*FIELD_ORDER, "type", "name", "label", "title", "intro", "hint", "fr", "en")
+
+
+def _key_rank(key: str) -> tuple[int, str]:
+    """Known keys in the documented order, then the others alphabetically: the same text
+    whatever order the database kept (PostgreSQL's jsonb reorders keys)."""
+    return (_FIRST_KEYS.index(key) if key in _FIRST_KEYS else len(_FIRST_KEYS), key)
+
+
 def dump_definition(data: dict[str, Any]) -> str:
     """YAML for one normalised definition; single-language texts are written as plain strings."""
 
@@ -434,7 +443,7 @@ def dump_definition(data: dict[str, Any]) -> str:
         if isinstance(value, dict):
             if set(value) == {"fr"} and isinstance(value["fr"], str):
                 return value["fr"]
-            return {k: compact(v) for k, v in value.items()}
+            return {k: compact(value[k]) for k in sorted(value, key=_key_rank)}
         if isinstance(value, list):
             return [compact(v) for v in value]
         return value

@@ -109,6 +109,22 @@ def test_export_then_parse_gives_the_same_content():
         assert again.data == definition.data
 
 
+def _reversed_keys(value):
+    if isinstance(value, dict):
+        return {k: _reversed_keys(value[k]) for k in reversed(list(value))}
+    if isinstance(value, list):
+        return [_reversed_keys(v) for v in value]
+    return value
+
+
+def test_export_does_not_depend_on_the_order_the_database_kept():
+    """PostgreSQL's jsonb reorders keys: the exported file must not change with it."""
+    for definition in load_definitions([DEMO]):
+        text = dump_definition(definition.data)
+        assert dump_definition(_reversed_keys(definition.data)) == text
+        assert text.startswith(f"format: 1\nid: {definition.id}\n")
+
+
 def test_form_texts_are_normalised_like_the_rest():
     by_id = {d.id: d.data for d in load_definitions([DEMO])}
     form = by_id["ml-extrait-acte-naissance"]["form"]
