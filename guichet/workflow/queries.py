@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from django.db.models import F, Q, QuerySet
@@ -17,6 +18,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from guichet.accounts.models import User
+from guichet.catalog.models import Procedure, ProcedureVersion
 from guichet.catalog.search import fold
 from guichet.dossiers.models import Attachment, Dossier, DossierStatus, ScanStatus
 from guichet.dossiers.references import parse_reference
@@ -231,3 +233,25 @@ def workload(service: Service) -> list[Load]:
         for pk, entry in loads.items()
     ]
     return sorted(result, key=lambda load: (load.user is not None, -load.total))
+
+
+@lru_cache(maxsize=4096)
+def _services_of_version(version_id: int, content_hash: str) -> tuple[str, ...]:
+    """Versions never change once written: what one names is read once per process (the
+    hash in the key guards against an id reused after a rolled-back import)."""
+    definition = ProcedureVersion.objects.values_list("definition", flat=True).get(pk=version_id)
+    return tuple((definition.get("workflow") or {}).get("services") or [])
+
+
+def procedures_of(service_id: str) -> list[tuple[str, str]]:
+    """(id, title) of the procedures whose current version names this service."""
+    rows = (
+        Procedure.objects.exclude(current_version=None)
+        .order_by("title")
+        .values_list("pk", "title", "current_version_id", "current_version__content_hash")
+    )
+    return [
+        (pk, title)
+        for pk, title, version, digest in rows
+        if service_id in _services_of_version(version, digest)
+    ]

@@ -19,7 +19,6 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from guichet.accounts.models import User
-from guichet.catalog.models import Procedure
 from guichet.catalog.texts import pick
 from guichet.dossiers import services as dossier_services
 from guichet.dossiers.models import MESSAGE_FIELD, Dossier, DossierStatus, ScanStatus
@@ -82,9 +81,7 @@ def queue(request: HttpRequest, service_id: str) -> HttpResponse:
             "service": service,
             "filters": filters,
             "status_filters": STATUS_FILTERS,
-            "procedures": Procedure.objects.filter(pk__in=_procedures_of(service.pk)).only(
-                "id", "title"
-            ),
+            "procedures": queries.procedures_of(service.pk),
             "rows": [(d, queries.is_overdue(d)) for d in rows],
             "previous_url": _page_url(params, filters.page - 1) if filters.page > 1 else "",
             "next_url": _page_url(params, filters.page + 1) if has_next else "",
@@ -117,15 +114,6 @@ def workload(request: HttpRequest, service_id: str) -> HttpResponse:
             "overdue": sum(load.overdue for load in loads),
         },
     )
-
-
-def _procedures_of(service_id: str) -> list[str]:
-    """Procedures whose definition names this service (read from the current versions)."""
-    return [
-        p.pk
-        for p in Procedure.objects.select_related("current_version").exclude(current_version=None)
-        if service_id in ((p.definition.get("workflow") or {}).get("services") or [])
-    ]
 
 
 def _page_url(params: dict[str, str], page: int) -> str:

@@ -29,6 +29,8 @@ def test_the_queue_lists_the_submitted_dossier_with_its_due_date(agent_client, s
     html = agent_client.get(f"/instruction/services/{SERVICE_1}/").content.decode()
     assert dossier.reference in html and "Awa" in html
     assert f"{dossier.due_at:%d/%m/%Y}" in html
+    assert '<option value="ml-extrait-acte-naissance">' in html  # the procedure filter
+    assert '<option value="ml-passeport">' not in html  # handled elsewhere
 
 
 def test_an_agent_of_another_service_or_territory_gets_404(client, submitted_dossier):
