@@ -12,8 +12,10 @@ Run from the repository root (`make bench`). The script:
    cache off, and once more with JavaScript disabled; citizen pages get the session cookie;
 4. measures dossier submissions per second against bare requests per second, on SQLite and
    on PostgreSQL, with a multi-threaded WSGI server (bench/submissions.py);
-5. times `SearchIndex.search` in-process over the search engineer's query table;
-6. prints the tables and writes BENCHMARKS.md.
+5. seeds 10k, 100k and 1M dossiers on PostgreSQL (10k and 100k on SQLite) and times the back
+   office's queue, dossier and search pages at each size (bench/backoffice.py, bench/seed.py);
+6. times `SearchIndex.search` in-process over the search engineer's query table;
+7. prints the tables and writes BENCHMARKS.md.
 
 It exits non-zero when a page weighs more than the 14 KB first flight, asks any host but the
 server, does not answer 200 at its own address (a citizen page sent to sign-in fails), loses
@@ -47,7 +49,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import submissions  # noqa: E402
+from bench import backoffice, submissions  # noqa: E402
 from guichet.web.tests.pages import (  # noqa: E402
     BUDGET_BYTES,
     CHROMIUM,
@@ -572,6 +574,7 @@ def write_report(
     results: list[PageResult],
     citizen: list[PageResult],
     submitted: list[submissions.BackendResult],
+    back_office: list[backoffice.BackendResult],
     search: SearchResult,
     runs: int,
     chromium: str,
@@ -590,7 +593,12 @@ def write_report(
         f"- Machine: {machine()}",
         f"- Software: Python {platform.python_version()}, Chromium {chromium} (headless), "
         "Django `runserver` with DEBUG=0 on 127.0.0.1 for the pages, SQLite, demo catalog "
-        "(45 procedures)" + (f"; {postgres.split(',')[0]} for the submissions" if postgres else ""),
+        "(45 procedures)"
+        + (
+            f"; {postgres.split(',')[0]} for the submissions and the back office"
+            if postgres
+            else ""
+        ),
         f"- Network profile: {PROFILE}; each load is a fresh browser context",
         f"- Runs: each page {runs} times; figures are the median, with min–max in brackets",
         f"- Total bench time: {seconds:.0f} s",
@@ -623,6 +631,10 @@ def write_report(
         "",
         *submissions_section(submitted),
         "",
+        "## Back office at scale",
+        "",
+        *backoffice.section(back_office),
+        "",
         "## Catalog search (in-process, no browser)",
         "",
         *search_lines(search),
@@ -636,6 +648,7 @@ def write_report(
                 "submission answered its redirect."
             ]
         ),
+        *[f"- {line}" for r in back_office for line in r.over_budget() + r.errors()],
         "",
     ]
     path.write_text("\n".join(text), encoding="utf-8")
@@ -688,6 +701,9 @@ def main() -> int:
     parser.add_argument(
         "--skip-submissions", action="store_true", help="pages and search only (faster)"
     )
+    parser.add_argument(
+        "--skip-backoffice", action="store_true", help="no back office at 10k/100k/1M dossiers"
+    )
     args = parser.parse_args()
     runs = max(1, min(args.runs, 20))
     if not CHROMIUM.exists():
@@ -696,6 +712,7 @@ def main() -> int:
 
     started = time.monotonic()
     submitted: list[submissions.BackendResult] = []
+    back_office: list[backoffice.BackendResult] = []
     with tempfile.TemporaryDirectory(prefix="guichet-bench-") as tmp:
         data_dir = Path(tmp) / "pages"
         print(f"Demo data in {data_dir} ...", flush=True)
@@ -718,6 +735,14 @@ def main() -> int:
             chromium = bench_pages(base, results + citizen, runs)
         if not args.skip_submissions:
             submitted = bench_all_submissions(Path(tmp))
+        if not args.skip_backoffice:
+            back_office = backoffice.bench_all(
+                Path(tmp),
+                production_env=_production_env,
+                manage=_manage,
+                serve=_serving,
+                free_port=_free_port,
+            )
         print("Catalog search ...", flush=True)
         search = bench_search(data_dir)
 
@@ -731,12 +756,15 @@ def main() -> int:
     print()
     print("\n".join(submissions.report_lines(submitted)))
     print()
+    print("\n".join(backoffice.report_lines(back_office)))
+    print()
     print("\n".join(search_lines(search)))
     write_report(
         args.output,
         results=results,
         citizen=citizen,
         submitted=submitted,
+        back_office=back_office,
         search=search,
         runs=runs,
         chromium=chromium,
@@ -746,6 +774,8 @@ def main() -> int:
     print(f"\nWritten {args.output} in {seconds:.0f} s.")
     for problem in problems:
         print(f"FAIL: {problem}")
+    for line in [x for r in back_office for x in r.over_budget() + r.errors()]:
+        print(line)  # reported, not failed: the budget is watched, not enforced, here
     return 1 if problems else 0
 
 

@@ -24,7 +24,7 @@ from guichet.dossiers import services as dossier_services
 from guichet.dossiers.models import Dossier, DossierStatus, InformationRequest, StatusChange
 from guichet.dossiers.services import DossierError
 from guichet.governance import audit
-from guichet.organisation.queries import colleagues, staff_rights
+from guichet.organisation.queries import StaffRights, colleagues, staff_rights
 from guichet.workflow.models import Annotation
 from guichet.workflow.transitions import FINAL, TRANSITIONS, WAITING_FOR_APPLICANT, Role
 
@@ -35,10 +35,11 @@ class TransitionError(DossierError):
     """A move the table or the actor's rights do not allow; `message` is in plain French."""
 
 
-def can_act(actor: User, role: Role, dossier: Dossier) -> bool:
+def can_act(actor: User, role: Role, dossier: Dossier, rights: StaffRights | None = None) -> bool:
+    """`rights`: the actor's, when the caller has read them already (one page, many checks)."""
     if role == Role.APPLICANT:
         return dossier.applicant_id == actor.pk
-    rights = staff_rights(actor)
+    rights = rights or staff_rights(actor)
     if role == Role.AGENT:
         return rights.can_review(dossier.service_id)
     return rights.can_supervise(dossier.service_id)

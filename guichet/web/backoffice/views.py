@@ -38,7 +38,12 @@ def _user(request: HttpRequest) -> User:
 
 
 def _rights(request: HttpRequest) -> StaffRights:
-    return staff_rights(_user(request))
+    """Read once per request (never kept longer: a removed role counts at the next click)."""
+    rights: StaffRights | None = getattr(request, "_staff_rights", None)
+    if rights is None:
+        rights = staff_rights(_user(request))
+        request._staff_rights = rights  # type: ignore[attr-defined]
+    return rights
 
 
 # --- Home and queues -----------------------------------------------------------------------------
@@ -184,7 +189,7 @@ class Action:
     needs_reason: bool
 
 
-def _actions(dossier: Dossier, user: User) -> list[Action]:
+def _actions(dossier: Dossier, user: User, rights: StaffRights) -> list[Action]:
     """The moves this person may make now (the service checks again when they do)."""
     found = []
     for (source, target), rule in TRANSITIONS.items():
@@ -193,7 +198,7 @@ def _actions(dossier: Dossier, user: User) -> list[Action]:
         if target == S.INFO_REQUESTED:
             continue  # its own form: which answers or documents to complete
         roles = [rule.role] + ([Role.SUPERVISOR] if rule.role == Role.AGENT else [])
-        if any(services.can_act(user, role, dossier) for role in roles):
+        if any(services.can_act(user, role, dossier, rights) for role in roles):
             found.append(Action(target, str(ACTION_LABELS[(source, target)]), rule.needs_reason))
     return found
 
@@ -228,10 +233,8 @@ def _render_dossier(
             "notes": dossier.annotations.select_related("author") if can_review else [],
             "notifications": Notification.objects.filter(object_ref=dossier.reference),
             "info_request": dossier_services.open_information_request(dossier),
-            "actions": _actions(dossier, user) if can_review else [],
-            "can_request_info": can_review
-            and services.can_act(user, Role.AGENT, dossier)
-            and dossier.status == S.IN_REVIEW,
+            "actions": _actions(dossier, user, rights) if can_review else [],
+            "can_request_info": can_review and dossier.status == S.IN_REVIEW,
             "info_fields": info_fields,
             "can_review": can_review,
             "can_supervise": rights.can_supervise(dossier.service_id),
