@@ -13,7 +13,7 @@ from guichet.dossiers.references import parse_reference
 
 
 def dossiers_of(user: User) -> QuerySet[Dossier]:
-    return Dossier.objects.filter(applicant=user).select_related("procedure", "version")
+    return Dossier.objects.filter(applicant=user).select_related("procedure", "version", "service")
 
 
 def get_dossier_for(user: User, reference: str) -> Dossier:

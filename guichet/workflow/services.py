@@ -162,17 +162,21 @@ def assign(*, dossiers: Iterable[Dossier], to: User | None, actor: User) -> int:
     )
     if not locked:
         raise TransitionError(_("Choisissez au moins un dossier."))
+    team: dict[str, list[User]] = {}
     for dossier in locked:
         if dossier.is_draft or not rights.can_review(dossier.service_id):
             raise TransitionError(
                 _("Vous n'avez pas le droit de faire cette action sur ce dossier.")
             )
-        if rights.can_supervise(dossier.service_id):
-            allowed = to is None or to in colleagues(str(dossier.service_id))
+        service_id = str(dossier.service_id)
+        if rights.can_supervise(service_id):
+            if service_id not in team:
+                team[service_id] = colleagues(service_id)
+            allowed = to is None or to in team[service_id]
         elif to is None:
             allowed = dossier.assigned_to_id == actor.pk
-        else:
-            allowed = to.pk == actor.pk
+        else:  # an agent takes a free dossier; only a supervisor takes one from a colleague
+            allowed = to.pk == actor.pk and dossier.assigned_to_id in (None, actor.pk)
         if not allowed:
             raise TransitionError(
                 _("Seul un superviseur du service attribue un dossier à une autre personne.")

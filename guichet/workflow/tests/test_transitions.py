@@ -77,3 +77,16 @@ def test_an_information_request_names_real_fields(submitted, staff_user):
             dossier=dossier, fields=["inconnu"], message="Précisez", actor=staff_user
         )
     assert dossier.changes.exclude(to_status=S.SUBMITTED).count() == 0
+
+
+def test_an_agent_takes_a_free_dossier_but_not_a_colleague_s(submitted, staff_user, supervisor):
+    from conftest import SERVICE_1, make_staff
+
+    colleague = make_staff("collegue", ("agent", SERVICE_1))
+    services.assign(dossiers=[submitted], to=colleague, actor=supervisor)
+    with pytest.raises(services.TransitionError, match="Seul un superviseur"):
+        services.assign(dossiers=[submitted], to=staff_user, actor=staff_user)
+    services.assign(dossiers=[submitted], to=None, actor=colleague)  # gives it back
+    services.assign(dossiers=[submitted], to=staff_user, actor=staff_user)
+    submitted.refresh_from_db()
+    assert submitted.assigned_to == staff_user
