@@ -248,12 +248,16 @@ def resend_code(request: HttpRequest) -> HttpResponse:
 @public_page
 @require_http_methods(["GET", "POST"])
 def logout_page(request: HttpRequest) -> HttpResponse:
+    return sign_out_page(request, template="accounts/logout.html", then="accounts:login")
+
+
+def sign_out_page(request: HttpRequest, *, template: str, then: str) -> HttpResponse:
     """GET asks to confirm (a link can lead here); only POST signs out (CSRF-protected)."""
     if request.method == "POST":
         logout(request)
         messages.info(request, _("Vous êtes déconnecté."))
-        return redirect("accounts:login")
-    return render(request, "accounts/logout.html")
+        return redirect(then)
+    return render(request, template)
 
 
 @citizen_page

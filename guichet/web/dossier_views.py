@@ -29,6 +29,7 @@ from guichet.formdefs.fields import AttachmentsField
 from guichet.formdefs.forms import FieldBlock, GroupBlock, PageForm, TextBlock
 from guichet.formdefs.spec import FormSpec, PageNotAvailable
 from guichet.web.access import citizen_page
+from guichet.web.files import attachment_response
 from guichet.workflow import services as workflow
 
 ADD_ITEM = "add"
@@ -354,14 +355,7 @@ def remove_file(request: HttpRequest, reference: str, attachment_id: str) -> Htt
 def download(request: HttpRequest, reference: str, attachment_id: str) -> FileResponse:
     dossier = queries.get_dossier_for(_user(request), reference)
     attachment = queries.get_attachment_for(_user(request), dossier, attachment_id)
-    response = FileResponse(
-        attachment.file.open("rb"),
-        as_attachment=True,
-        filename=attachment.original_name,
-        content_type=attachment.content_type,
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return attachment_response(attachment, inline=False)
 
 
 # --- Summary, submission, receipt --------------------------------------------------

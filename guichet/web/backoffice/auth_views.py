@@ -15,7 +15,7 @@ import django_otp
 import segno
 from django import forms
 from django.contrib import messages
-from django.contrib.auth import login, logout
+from django.contrib.auth import login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -28,7 +28,7 @@ from guichet.accounts import totp
 from guichet.accounts.models import User
 from guichet.core.ratelimit import RateLimited, client_ip
 from guichet.web.access import is_verified, public_page, staff_enrolment_page
-from guichet.web.accounts_views import _safe_next, _too_many
+from guichet.web.accounts_views import _safe_next, _too_many, sign_out_page
 
 SIGN_IN_TEMPLATE = "backoffice/auth/login.html"
 SETUP_TEMPLATE = "backoffice/auth/totp_setup.html"
@@ -182,9 +182,4 @@ def totp_setup(request: HttpRequest) -> HttpResponse:
 @public_page
 @require_http_methods(["GET", "POST"])
 def sign_out(request: HttpRequest) -> HttpResponse:
-    """GET asks to confirm (a link can lead here); only POST signs out (CSRF-protected)."""
-    if request.method == "POST":
-        logout(request)
-        messages.info(request, _("Vous êtes déconnecté."))
-        return redirect("staff:login")
-    return render(request, "backoffice/auth/logout.html")
+    return sign_out_page(request, template="backoffice/auth/logout.html", then="staff:login")

@@ -8,6 +8,7 @@ a convenience, never the protection.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.contrib import messages
@@ -26,6 +27,7 @@ from guichet.governance import audit
 from guichet.notifications.models import Notification
 from guichet.organisation.queries import StaffRights, colleagues, services_visible_to, staff_rights
 from guichet.web.access import staff_page
+from guichet.web.files import attachment_response
 from guichet.workflow import queries, services
 from guichet.workflow.transitions import TRANSITIONS, Role
 
@@ -255,7 +257,16 @@ def dossier_page(request: HttpRequest, reference: str) -> HttpResponse:
     return _render_dossier(request, dossier)
 
 
-def _after_action(request: HttpRequest, dossier: Dossier, done: str) -> HttpResponse:
+def _act(
+    request: HttpRequest, reference: str, action: Callable[[Dossier, User], str]
+) -> HttpResponse:
+    """One action on one dossier by someone who works in its service: the service call,
+    then back to the dossier with what was done, or the page again with the refusal."""
+    dossier = queries.dossier_for_staff(_rights(request), reference, to_act=True)
+    try:
+        done = action(dossier, _user(request))
+    except dossier_services.DossierError as exc:  # TransitionError is one
+        return _render_dossier(request, dossier, error=exc.message, status=400)
     messages.success(request, done)
     return redirect(reverse("backoffice:dossier", args=[dossier.reference]))
 
@@ -263,82 +274,63 @@ def _after_action(request: HttpRequest, dossier: Dossier, done: str) -> HttpResp
 @staff_page
 @require_POST
 def transition(request: HttpRequest, reference: str) -> HttpResponse:
-    dossier = queries.dossier_for_staff(_rights(request), reference, to_act=True)
-    target = request.POST.get("to", "")
-    if target not in S.values:
-        return _render_dossier(request, dossier, error=_("Choisissez une action."), status=400)
-    try:
-        dossier = services.transition(
-            dossier=dossier,
-            to=S(target),
-            actor=_user(request),
-            reason=request.POST.get("reason", ""),
+    def move(dossier: Dossier, actor: User) -> str:
+        target = request.POST.get("to", "")
+        if target not in S.values:
+            raise services.TransitionError(_("Choisissez une action."))
+        moved = services.transition(
+            dossier=dossier, to=S(target), actor=actor, reason=request.POST.get("reason", "")
         )
-    except services.TransitionError as exc:
-        return _render_dossier(request, dossier, error=exc.message, status=400)
-    return _after_action(
-        request,
-        dossier,
-        _("Dossier passé à l'état « %(state)s ».") % {"state": dossier.get_status_display()},
-    )
+        return _("Dossier passé à l'état « %(state)s ».") % {"state": moved.get_status_display()}
+
+    return _act(request, reference, move)
 
 
 @staff_page
 @require_POST
 def request_information(request: HttpRequest, reference: str) -> HttpResponse:
-    dossier = queries.dossier_for_staff(_rights(request), reference, to_act=True)
-    try:
+    def ask(dossier: Dossier, actor: User) -> str:
         services.request_information(
             dossier=dossier,
             fields=request.POST.getlist("fields"),
             message=request.POST.get("message", ""),
-            actor=_user(request),
+            actor=actor,
         )
-    except services.TransitionError as exc:
-        return _render_dossier(request, dossier, error=exc.message, status=400)
-    return _after_action(request, dossier, _("Demande de complément envoyée."))
+        return _("Demande de complément envoyée.")
+
+    return _act(request, reference, ask)
 
 
 @staff_page
 @require_POST
 def assign_one(request: HttpRequest, reference: str) -> HttpResponse:
-    dossier = queries.dossier_for_staff(_rights(request), reference, to_act=True)
-    try:
-        services.assign(
-            dossiers=[dossier],
-            to=_assignee(request, str(dossier.service_id)),
-            actor=_user(request),
-        )
-    except services.TransitionError as exc:
-        return _render_dossier(request, dossier, error=exc.message, status=400)
-    return _after_action(request, dossier, _("Attribution enregistrée."))
+    def give(dossier: Dossier, actor: User) -> str:
+        to = _assignee(request, str(dossier.service_id))
+        services.assign(dossiers=[dossier], to=to, actor=actor)
+        return _("Attribution enregistrée.")
+
+    return _act(request, reference, give)
 
 
 @staff_page
 @require_POST
 def post_message(request: HttpRequest, reference: str) -> HttpResponse:
-    dossier = queries.dossier_for_staff(_rights(request), reference, to_act=True)
-    try:
-        dossier_services.post_message(
-            dossier=dossier,
-            body=request.POST.get("body", ""),
-            upload=request.FILES.get("file"),
-            actor=_user(request),
-        )
-    except dossier_services.DossierError as exc:
-        return _render_dossier(request, dossier, error=exc.message, status=400)
-    return _after_action(request, dossier, _("Message envoyé au demandeur."))
+    def send(dossier: Dossier, actor: User) -> str:
+        body, upload = request.POST.get("body", ""), request.FILES.get("file")
+        dossier_services.post_message(dossier=dossier, body=body, upload=upload, actor=actor)
+        return _("Message envoyé au demandeur.")
+
+    return _act(request, reference, send)
 
 
 @staff_page
 @require_POST
 def annotate(request: HttpRequest, reference: str) -> HttpResponse:
-    dossier = queries.dossier_for_staff(_rights(request), reference, to_act=True)
-    try:
-        services.annotate(dossier=dossier, body=request.POST.get("body", ""), actor=_user(request))
-    except services.TransitionError as exc:
-        return _render_dossier(request, dossier, error=exc.message, status=400)
-    return _after_action(request, dossier, _("Note enregistrée."))
+    def note(dossier: Dossier, actor: User) -> str:
+        services.annotate(dossier=dossier, body=request.POST.get("body", ""), actor=actor)
+        return _("Note enregistrée.")
+
+    return _act(request, reference, note)
 
 
 @staff_page
@@ -349,11 +341,4 @@ def attachment(request: HttpRequest, reference: str, attachment_id: str) -> File
     audit.record(
         "attachment.viewed", obj=dossier, actor=_user(request), data={"attachment": str(found.pk)}
     )
-    response = FileResponse(
-        found.file.open("rb"),
-        as_attachment=False,
-        filename=found.original_name,
-        content_type=found.content_type,
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return attachment_response(found, inline=True)
