@@ -22,9 +22,14 @@ def test_every_dossier_notice_fits_one_sms_and_names_only_the_reference(event):
 
 def test_nothing_leaves_when_the_event_rolls_back(django_user_model):
     user = django_user_model.objects.create_user("a", phone="+22370123456")
-    with pytest.raises(RuntimeError), transaction.atomic():
-        notify(user=user, event="dossier.accepted", object_ref="ML-X", text="Guichet : test")
-        raise RuntimeError("the event failed")
+
+    def failing_event() -> None:
+        with transaction.atomic():
+            notify(user=user, event="dossier.accepted", object_ref="ML-X", text="Guichet : test")
+            raise RuntimeError("the event failed")
+
+    with pytest.raises(RuntimeError):
+        failing_event()
     assert Notification.objects.count() == 0 and OutboxSms.objects.count() == 0
 
 
