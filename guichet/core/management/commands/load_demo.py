@@ -6,12 +6,15 @@ import secrets
 from typing import Any
 
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand, CommandError
 
 from guichet.accounts.models import User
 from guichet.accounts.totp import confirmed_totp_device, create_demo_totp_device
 from guichet.catalog.definition import DefinitionSetError, load_definitions
+from guichet.catalog.models import Procedure
 from guichet.catalog.services import import_definitions
+from guichet.dossiers import services as dossier_services
 from guichet.organisation.models import Authority, RoleKind, Service
 from guichet.organisation.services import OrganisationError, grant_role, load_organisation
 
@@ -78,6 +81,9 @@ class Command(BaseCommand):
         )
         for username, password, role, scope, _what in DEMO_STAFF:
             self._staff(username, password, role, scope)
+        made = self._dossiers()
+        if made:
+            self.stdout.write(f"Dossiers déposés de démonstration : {made} (file ml-ec-bamako-c3).")
         self.stdout.write("Comptes du personnel (mot de passe, puis le code à 6 chiffres) :")
         for username, password, _role, _scope, what in DEMO_STAFF:
             self.stdout.write(f"  {username} / {password} — {what}")
@@ -103,3 +109,52 @@ class Command(BaseCommand):
         grant_role(
             user=user, role=role, actor="system:load_demo", service=service, authority=authority
         )
+
+    def _dossiers(self) -> int:
+        """A few submitted birth-certificate requests, so that the agent's queue is not
+        empty on a first visit. Made once, through the same services as a citizen's."""
+        citizen, created = User.objects.get_or_create(
+            username="+22370000001",
+            defaults={"phone": "+22370000001", "display_name": "Citoyen de démonstration"},
+        )
+        if not created:
+            return 0
+        citizen.set_unusable_password()
+        citizen.save()
+        procedure = Procedure.objects.get(pk="ml-extrait-acte-naissance")
+        image = (settings.BASE_DIR / "demo" / "files" / "volet-exemple.png").read_bytes()
+        for first_name, born in DEMO_CHILDREN:
+            dossier = dossier_services.start_dossier(procedure=procedure, actor=citizen)
+            attachment = dossier_services.add_attachment(
+                dossier=dossier,
+                field_name="volet_2",
+                upload=SimpleUploadedFile("volet.png", image, content_type="image/png"),
+                actor=citizen,
+            )
+            dossier.answers = {
+                **DEMO_ANSWERS,
+                "prenoms": first_name,
+                "date_naissance": born,
+                "volet_2": [str(attachment.pk)],
+            }
+            dossier.save(update_fields=["answers"])
+            dossier_services.scan_attachment(attachment_id=str(attachment.pk))
+            dossier_services.submit_dossier(
+                dossier=dossier, token=str(dossier.submission_token), actor=citizen
+            )
+        return len(DEMO_CHILDREN)
+
+
+DEMO_ANSWERS = {
+    "objet": "extrait",
+    "nombre_copies": 1,
+    "pour": "enfant",
+    "nom": "Traoré",
+    "region_naissance": "bamako",
+    "commune_naissance": "bamako-commune-3",
+    "demandeur_nom": "Traoré",
+    "demandeur_prenoms": "Moussa",
+    "lien_enfant": "pere",
+    "telephone": "+22370000001",
+}
+DEMO_CHILDREN = [("Awa", "2019-03-12"), ("Fatoumata", "2021-07-01"), ("Seydou", "2016-11-23")]
