@@ -18,4 +18,11 @@ def attachment_response(attachment: Attachment, *, inline: bool) -> FileResponse
         content_type=attachment.content_type,
     )
     response["X-Content-Type-Options"] = "nosniff"
+    if inline:
+        # The browser's own image and PDF viewers need their styles and the PDF plugin;
+        # still no script, no request elsewhere, never in a frame.
+        response["Content-Security-Policy"] = (
+            "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; "
+            "object-src 'self'; frame-ancestors 'none'"
+        )
     return response

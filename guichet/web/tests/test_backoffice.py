@@ -57,6 +57,9 @@ def test_reading_a_dossier_or_a_file_is_audited(agent_client, submitted_dossier,
     )
     assert response.status_code == 200
     assert response["Content-Disposition"].startswith("inline")
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert "script-src" not in response["Content-Security-Policy"]
+    assert "default-src 'none'" in response["Content-Security-Policy"]
     b"".join(response.streaming_content)
     actions = list(AuditEntry.objects.filter(actor=staff_user).values_list("action", flat=True))
     assert actions == ["dossier.viewed", "attachment.viewed"]
