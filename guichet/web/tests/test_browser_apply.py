@@ -124,9 +124,7 @@ def _apply(journey: Journey) -> str:
     page.get_by_label("Mois").fill("03")
     page.get_by_label("Année").fill("2019")
     page.get_by_label("Région de naissance").select_option("bamako")
-    # The commune list has no accessible name of its own (CommuneWidget's <select>, reported):
-    # reach it through its field.
-    page.locator("#champ-commune_naissance select").select_option("bamako-commune-3")
+    page.get_by_label("Commune", exact=True).select_option("bamako-commune-3")
     _continue(page)
 
     # "Pour mon enfant": the page about the person applying is asked, as step 3 of 5.
