@@ -134,7 +134,12 @@ def queue(service: Service, filters: QueueFilters, user: User) -> QuerySet[Dossi
         if reference is not None:
             dossiers = dossiers.filter(reference=reference)
         else:
-            dossiers = dossiers.filter(search_text__contains=fold(text).strip())
+            # Every word, in any order ("awa traore" finds "Traoré Awa"); a piece of a
+            # reference is matched without its dashes, as `search_text` keeps it.
+            for word in fold(text).split()[:5]:
+                if any(c.isdigit() for c in word):
+                    word = word.replace("-", "")
+                dossiers = dossiers.filter(search_text__contains=word)
     if filters.sort == "recent":
         dossiers = dossiers.order_by("-submitted_at", "-id")
     else:

@@ -158,6 +158,10 @@ def test_search_by_name_and_by_reference(agent_client, submitted_dossier):
     assert dossier.reference not in agent_client.get(queue, {"q": "diallo"}).content.decode()
     compact = dossier.reference.replace("-", "").lower()
     assert dossier.reference in agent_client.get(queue, {"q": compact}).content.decode()
+    assert dossier.reference in agent_client.get(queue, {"q": "awa traoré"}).content.decode()
+    assert dossier.reference not in agent_client.get(queue, {"q": "awa diallo"}).content.decode()
+    fragment = dossier.reference[3:12]  # "7K3Q-9DXC" without the country
+    assert dossier.reference in agent_client.get(queue, {"q": fragment}).content.decode()
 
 
 def test_agent_takes_a_dossier_but_only_a_supervisor_gives_it_to_someone(
