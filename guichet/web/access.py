@@ -19,8 +19,30 @@ from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from guichet.accounts.models import User
 
 View = TypeVar("View", bound=Callable[..., HttpResponseBase])
+
+MAX_NEXT_LENGTH = 2000
+
+
+def signed_in_user(request: HttpRequest) -> User:
+    """The account of a request a citizen or staff decorator has let through."""
+    assert isinstance(request.user, User)
+    return request.user
+
+
+def safe_next_url(request: HttpRequest, url: str | None) -> str:
+    """`url` if it stays on this site, else "" (no open redirect)."""
+    if not url or len(url) > MAX_NEXT_LENGTH:
+        return ""
+    is_safe = url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return url if is_safe else ""
+
 
 PUBLIC = "public"
 CITIZEN = "citizen"

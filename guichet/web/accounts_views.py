@@ -19,7 +19,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.cache import add_never_cache_headers
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
@@ -30,10 +29,9 @@ from guichet.accounts.models import User
 from guichet.accounts.phones import allowed_countries, example_number, international_format
 from guichet.core.ratelimit import RateLimited, client_ip
 from guichet.notifications.queries import outbox_messages
-from guichet.web.access import citizen_page, public_page
+from guichet.web.access import citizen_page, public_page, safe_next_url
 
 SESSION_KEY = "accounts.sign_in"
-MAX_NEXT_LENGTH = 2000
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
 
@@ -73,16 +71,6 @@ def _remember(request: HttpRequest, pending: PendingSignIn) -> None:
     }
 
 
-def _safe_next(request: HttpRequest, url: str | None) -> str:
-    """`url` if it stays on this site, else "" (no open redirect)."""
-    if not url or len(url) > MAX_NEXT_LENGTH:
-        return ""
-    is_safe = url_has_allowed_host_and_scheme(
-        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    )
-    return url if is_safe else ""
-
-
 def _wait(seconds: int) -> str:
     minutes = math.ceil(seconds / 60)
     if minutes <= 90:
@@ -115,7 +103,7 @@ def _sign_in_context(form: PhoneForm, *, next_url: str) -> dict[str, Any]:
 def login_phone(request: HttpRequest) -> HttpResponse:
     pending = _pending(request)
     typed_next = request.POST.get("next") if request.method == "POST" else request.GET.get("next")
-    next_url = _safe_next(request, typed_next) or (pending.next if pending else "")
+    next_url = safe_next_url(request, typed_next) or (pending.next if pending else "")
     if request.method == "POST":
         form = PhoneForm(request.POST)
         if form.is_valid():
@@ -204,7 +192,7 @@ def login_code(request: HttpRequest) -> HttpResponse:
         else:
             request.session.pop(SESSION_KEY, None)
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            return redirect(_safe_next(request, pending.next) or reverse("dossiers:list"))
+            return redirect(safe_next_url(request, pending.next) or reverse("dossiers:list"))
     response = render(
         request, "accounts/login_code.html", _code_page(pending, form, is_dead=is_dead)
     )

@@ -17,7 +17,6 @@ from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from guichet.accounts.models import User
 from guichet.accounts.phones import mask
 from guichet.catalog import queries as catalog_queries
 from guichet.catalog.models import Country
@@ -28,16 +27,11 @@ from guichet.dossiers.receipts import ReceiptData, render_receipt
 from guichet.formdefs.fields import AttachmentsField
 from guichet.formdefs.forms import FieldBlock, GroupBlock, PageForm, TextBlock
 from guichet.formdefs.spec import FormSpec, PageNotAvailable
-from guichet.web.access import citizen_page
+from guichet.web.access import citizen_page, signed_in_user
 from guichet.web.files import attachment_response
 from guichet.workflow import services as workflow
 
 ADD_ITEM = "add"
-
-
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)
-    return request.user
 
 
 def _language() -> str:
@@ -75,7 +69,7 @@ def start(request: HttpRequest, procedure_id: str) -> HttpResponse:
     definition = procedure.definition
     if request.method == "POST":
         try:
-            dossier = services.start_dossier(procedure=procedure, actor=_user(request))
+            dossier = services.start_dossier(procedure=procedure, actor=signed_in_user(request))
         except services.DossierError as exc:
             messages.error(request, exc.message)
             return redirect("dossiers:start", procedure_id)
@@ -89,7 +83,7 @@ def start(request: HttpRequest, procedure_id: str) -> HttpResponse:
 
 @citizen_page
 def my_dossiers(request: HttpRequest) -> HttpResponse:
-    drafts, submitted = queries.drafts_and_submitted(_user(request))
+    drafts, submitted = queries.drafts_and_submitted(signed_in_user(request))
     return render(
         request,
         "dossiers/list.html",
@@ -99,7 +93,7 @@ def my_dossiers(request: HttpRequest) -> HttpResponse:
 
 @citizen_page
 def detail(request: HttpRequest, reference: str) -> HttpResponse:
-    dossier = queries.get_dossier_for(_user(request), reference)
+    dossier = queries.get_dossier_for(signed_in_user(request), reference)
     if dossier.is_draft:
         return redirect(_resume_url(dossier))
     return _render_detail(request, dossier)
@@ -140,11 +134,14 @@ def _render_detail(
 @citizen_page
 @require_POST
 def post_message(request: HttpRequest, reference: str) -> HttpResponse:
-    dossier = queries.get_dossier_for(_user(request), reference)
+    dossier = queries.get_dossier_for(signed_in_user(request), reference)
     body = request.POST.get("body", "")
     try:
         services.post_message(
-            dossier=dossier, body=body, upload=request.FILES.get("file"), actor=_user(request)
+            dossier=dossier,
+            body=body,
+            upload=request.FILES.get("file"),
+            actor=signed_in_user(request),
         )
     except services.DossierError as exc:
         if dossier.is_draft:
@@ -268,7 +265,7 @@ def _with_files(data: Any, dossier: Dossier, form: PageForm) -> Any:
 
 @citizen_page
 def page(request: HttpRequest, reference: str, page_id: str) -> HttpResponse:
-    dossier = queries.get_dossier_for(_user(request), reference)
+    dossier = queries.get_dossier_for(signed_in_user(request), reference)
     spec = services.form_spec(dossier)
     if not _can_edit_page(dossier, spec, page_id):
         return redirect(_resume_url(dossier))
@@ -291,7 +288,7 @@ def page(request: HttpRequest, reference: str, page_id: str) -> HttpResponse:
     if not form.is_valid():
         return _render_page(request, dossier, spec, form, status=400)
     following = services.save_page(
-        dossier=dossier, page_id=page_id, page_answers=form.answers, actor=_user(request)
+        dossier=dossier, page_id=page_id, page_answers=form.answers, actor=signed_in_user(request)
     )
     if request.POST.get("action") == ADD_ITEM:
         return redirect(_page_url(dossier, page_id))
@@ -308,7 +305,7 @@ def page(request: HttpRequest, reference: str, page_id: str) -> HttpResponse:
 @citizen_page
 @require_POST
 def upload(request: HttpRequest, reference: str, page_id: str, field_name: str) -> HttpResponse:
-    dossier = queries.get_dossier_for(_user(request), reference)
+    dossier = queries.get_dossier_for(signed_in_user(request), reference)
     spec = services.form_spec(dossier)
     upload_file = request.FILES.get("file")
     error = ""
@@ -317,7 +314,10 @@ def upload(request: HttpRequest, reference: str, page_id: str, field_name: str) 
     else:
         try:
             services.add_attachment(
-                dossier=dossier, field_name=field_name, upload=upload_file, actor=_user(request)
+                dossier=dossier,
+                field_name=field_name,
+                upload=upload_file,
+                actor=signed_in_user(request),
             )
         except services.DossierError as exc:
             error = exc.message
@@ -338,11 +338,11 @@ def upload(request: HttpRequest, reference: str, page_id: str, field_name: str) 
 @citizen_page
 @require_POST
 def remove_file(request: HttpRequest, reference: str, attachment_id: str) -> HttpResponse:
-    dossier = queries.get_dossier_for(_user(request), reference)
-    attachment = queries.get_attachment_for(_user(request), dossier, attachment_id)
+    dossier = queries.get_dossier_for(signed_in_user(request), reference)
+    attachment = queries.get_attachment_for(signed_in_user(request), dossier, attachment_id)
     field_name = attachment.field_id
     try:
-        services.remove_attachment(attachment=attachment, actor=_user(request))
+        services.remove_attachment(attachment=attachment, actor=signed_in_user(request))
     except services.DossierError as exc:
         messages.error(request, exc.message)
     back = request.POST.get("page", "")
@@ -353,8 +353,8 @@ def remove_file(request: HttpRequest, reference: str, attachment_id: str) -> Htt
 
 @citizen_page
 def download(request: HttpRequest, reference: str, attachment_id: str) -> FileResponse:
-    dossier = queries.get_dossier_for(_user(request), reference)
-    attachment = queries.get_attachment_for(_user(request), dossier, attachment_id)
+    dossier = queries.get_dossier_for(signed_in_user(request), reference)
+    attachment = queries.get_attachment_for(signed_in_user(request), dossier, attachment_id)
     return attachment_response(attachment, inline=False)
 
 
@@ -363,7 +363,7 @@ def download(request: HttpRequest, reference: str, attachment_id: str) -> FileRe
 
 @citizen_page
 def summary(request: HttpRequest, reference: str) -> HttpResponse:
-    dossier = queries.get_dossier_for(_user(request), reference)
+    dossier = queries.get_dossier_for(signed_in_user(request), reference)
     if not dossier.is_draft:
         return redirect(_resume_url(dossier))
     return _render_summary(request, dossier)
@@ -410,10 +410,10 @@ def _render_summary(
 @citizen_page
 @require_POST
 def submit(request: HttpRequest, reference: str) -> HttpResponse:
-    dossier = queries.get_dossier_for(_user(request), reference)
+    dossier = queries.get_dossier_for(signed_in_user(request), reference)
     try:
         dossier = services.submit_dossier(
-            dossier=dossier, token=request.POST.get("token", ""), actor=_user(request)
+            dossier=dossier, token=request.POST.get("token", ""), actor=signed_in_user(request)
         )
     except services.SubmissionRefused as exc:
         return _render_summary(request, dossier, errors=exc.errors, status=400)
@@ -425,11 +425,11 @@ def submit(request: HttpRequest, reference: str) -> HttpResponse:
 
 @citizen_page
 def receipt(request: HttpRequest, reference: str) -> HttpResponse:
-    dossier = queries.get_dossier_for(_user(request), reference)
+    dossier = queries.get_dossier_for(signed_in_user(request), reference)
     if dossier.is_draft or dossier.submitted_at is None:
         return redirect(_resume_url(dossier))
     definition = dossier.version.definition
-    user = _user(request)
+    user = signed_in_user(request)
     data = ReceiptData(
         reference=dossier.reference,
         procedure_title=pick(definition["title"], "fr"),
@@ -449,10 +449,10 @@ def receipt(request: HttpRequest, reference: str) -> HttpResponse:
 @citizen_page
 @require_POST
 def resubmit(request: HttpRequest, reference: str) -> HttpResponse:
-    dossier = queries.get_dossier_for(_user(request), reference)
+    dossier = queries.get_dossier_for(signed_in_user(request), reference)
     try:
         workflow.resubmit(
-            dossier=dossier, token=request.POST.get("token", ""), actor=_user(request)
+            dossier=dossier, token=request.POST.get("token", ""), actor=signed_in_user(request)
         )
     except services.SubmissionRefused as exc:
         messages.error(request, exc.message)

@@ -27,8 +27,8 @@ from django.views.decorators.http import require_http_methods
 from guichet.accounts import totp
 from guichet.accounts.models import User
 from guichet.core.ratelimit import RateLimited, client_ip
-from guichet.web.access import is_verified, public_page, staff_enrolment_page
-from guichet.web.accounts_views import _safe_next, _too_many, sign_out_page
+from guichet.web.access import is_verified, public_page, safe_next_url, staff_enrolment_page
+from guichet.web.accounts_views import _too_many, sign_out_page
 
 SIGN_IN_TEMPLATE = "backoffice/auth/login.html"
 SETUP_TEMPLATE = "backoffice/auth/totp_setup.html"
@@ -74,7 +74,7 @@ def staff_home() -> str:
 
 def _typed_next(request: HttpRequest) -> str:
     typed = request.POST.get("next") if request.method == "POST" else request.GET.get("next")
-    return _safe_next(request, typed)
+    return safe_next_url(request, typed)
 
 
 def _setup_url(next_url: str) -> str:

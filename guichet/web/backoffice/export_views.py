@@ -18,11 +18,10 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from guichet.accounts.models import User
 from guichet.catalog.models import Procedure
 from guichet.organisation.models import Service
 from guichet.organisation.queries import StaffRights, staff_rights
-from guichet.web.access import staff_page
+from guichet.web.access import signed_in_user, staff_page
 from guichet.web.backoffice.views import STATUS_FILTERS
 from guichet.workflow import exports as export_service
 from guichet.workflow.models import ExportFormat, ExportStatus
@@ -30,11 +29,6 @@ from guichet.workflow.queries import QueueFilters, filters_from_params, service_
 from guichet.workflow.services import TransitionError
 
 REFRESH_SECONDS = 5
-
-
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)
-    return request.user
 
 
 def _supervised(rights: StaffRights, service_id: str) -> Service:
@@ -70,7 +64,7 @@ def _page_url(service: Service, filters: QueueFilters) -> str:
 @staff_page
 @require_http_methods(["GET", "POST"])
 def exports(request: HttpRequest, service_id: str) -> HttpResponse:
-    rights = staff_rights(_user(request))
+    rights = staff_rights(signed_in_user(request))
     service = _supervised(rights, service_id)
     params = request.POST if request.method == "POST" else request.GET
     filters = filters_from_params(params)
@@ -80,7 +74,7 @@ def exports(request: HttpRequest, service_id: str) -> HttpResponse:
                 service=service,
                 filters=filters,
                 format=request.POST.get("format", ""),
-                actor=_user(request),
+                actor=signed_in_user(request),
             )
         except TransitionError as exc:
             messages.error(request, exc.message)
@@ -113,8 +107,8 @@ def exports(request: HttpRequest, service_id: str) -> HttpResponse:
 
 @staff_page
 def export_download(request: HttpRequest, export_id: int) -> FileResponse:
-    export = export_service.export_for_download(staff_rights(_user(request)), export_id)
-    export_service.record_download(export, _user(request))
+    export = export_service.export_for_download(staff_rights(signed_in_user(request)), export_id)
+    export_service.record_download(export, signed_in_user(request))
     response = FileResponse(
         export.file.open("rb"),
         as_attachment=True,

@@ -13,17 +13,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from guichet.accounts.models import User
 from guichet.catalog import services as catalog_services
 from guichet.catalog.definition import DefinitionError, DefinitionSetError, dump_definition
 from guichet.catalog.models import Procedure
 from guichet.organisation.queries import StaffRights, staff_rights
-from guichet.web.access import staff_page
-
-
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)
-    return request.user
+from guichet.web.access import signed_in_user, staff_page
 
 
 def _administered(rights: StaffRights) -> list[Procedure]:
@@ -56,7 +50,7 @@ def _located(error: DefinitionError) -> str:
 
 @staff_page
 def procedures(request: HttpRequest) -> HttpResponse:
-    rights = staff_rights(_user(request))
+    rights = staff_rights(signed_in_user(request))
     if not (rights.admin_of or rights.platform_admin):
         raise Http404
     return render(request, "backoffice/procedures.html", {"procedures": _administered(rights)})
@@ -64,7 +58,7 @@ def procedures(request: HttpRequest) -> HttpResponse:
 
 @staff_page
 def procedure(request: HttpRequest, procedure_id: str) -> HttpResponse:
-    found = _procedure_for_admin(staff_rights(_user(request)), procedure_id)
+    found = _procedure_for_admin(staff_rights(signed_in_user(request)), procedure_id)
     errors: list[str] = []
     status = 200
     if request.method == "POST":
@@ -75,7 +69,7 @@ def procedure(request: HttpRequest, procedure_id: str) -> HttpResponse:
             try:
                 text = upload.read(catalog_services.MAX_DEFINITION_BYTES + 1).decode("utf-8")
                 report = catalog_services.publish_new_version(
-                    procedure=found, text=text, actor=_user(request)
+                    procedure=found, text=text, actor=signed_in_user(request)
                 )
             except UnicodeDecodeError:
                 errors = [_("Le fichier doit être du texte en UTF-8.")]
@@ -105,7 +99,7 @@ def procedure(request: HttpRequest, procedure_id: str) -> HttpResponse:
 @staff_page
 def procedure_yaml(request: HttpRequest, procedure_id: str) -> HttpResponse:
     """The current definition as YAML: the starting point of the next version."""
-    found = _procedure_for_admin(staff_rights(_user(request)), procedure_id)
+    found = _procedure_for_admin(staff_rights(signed_in_user(request)), procedure_id)
     response = HttpResponse(
         dump_definition(found.definition), content_type="application/yaml; charset=utf-8"
     )

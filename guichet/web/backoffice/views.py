@@ -15,6 +15,7 @@ from django.contrib import messages
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -26,7 +27,7 @@ from guichet.dossiers.models import MESSAGE_FIELD, Dossier, DossierStatus, ScanS
 from guichet.governance import audit
 from guichet.notifications.models import Notification
 from guichet.organisation.queries import StaffRights, colleagues, services_visible_to, staff_rights
-from guichet.web.access import staff_page
+from guichet.web.access import safe_next_url, signed_in_user, staff_page
 from guichet.web.files import attachment_response
 from guichet.workflow import queries, services
 from guichet.workflow.transitions import TRANSITIONS, Role
@@ -34,16 +35,11 @@ from guichet.workflow.transitions import TRANSITIONS, Role
 S = DossierStatus
 
 
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)
-    return request.user
-
-
 def _rights(request: HttpRequest) -> StaffRights:
     """Read once per request (never kept longer: a removed role counts at the next click)."""
     rights: StaffRights | None = getattr(request, "_staff_rights", None)
     if rights is None:
-        rights = staff_rights(_user(request))
+        rights = staff_rights(signed_in_user(request))
         request._staff_rights = rights  # type: ignore[attr-defined]
     return rights
 
@@ -60,7 +56,7 @@ def home(request: HttpRequest) -> HttpResponse:
         {
             "rights": rights,
             "services": services_visible_to(rights),
-            "mine": queries.my_open_dossiers(_user(request)).count(),
+            "mine": queries.my_open_dossiers(signed_in_user(request)).count(),
         },
     )
 
@@ -77,9 +73,11 @@ def queue(request: HttpRequest, service_id: str) -> HttpResponse:
     rights = _rights(request)
     service = queries.service_for_staff(rights, service_id)
     filters = queries.filters_from_params(request.GET)
-    rows, has_next = queries.queue_page(service, filters, _user(request))
+    rows, has_next = queries.queue_page(service, filters, signed_in_user(request))
     if not rights.can_review(service.pk):
-        audit.record("queue.viewed", obj=service, actor=_user(request), data=filters.describe())
+        audit.record(
+            "queue.viewed", obj=service, actor=signed_in_user(request), data=filters.describe()
+        )
     params = filters.describe()
     return render(
         request,
@@ -124,31 +122,22 @@ def workload(request: HttpRequest, service_id: str) -> HttpResponse:
 
 
 def _page_url(params: dict[str, str], page: int) -> str:
-    from django.utils.http import urlencode
-
     return "?" + urlencode({**params, "page": str(page)})
-
-
-def _safe_next(request: HttpRequest, fallback: str) -> str:
-    from django.utils.http import url_has_allowed_host_and_scheme
-
-    target = request.POST.get("next", "")
-    if target.startswith("/") and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return fallback
 
 
 def _assignee(request: HttpRequest, service_id: str) -> User | None:
     """`me`, `none` or the id of a colleague of the service (anyone else: refused later)."""
     choice = request.POST.get("to", "")
     if choice == "me":
-        return _user(request)
+        return signed_in_user(request)
     if choice == "none" or not choice.isdigit():
         return None
     found = {str(u.pk): u for u in colleagues(service_id)}
-    return found.get(choice) or User(pk=-1)  # an unknown person: the service refuses
+    if choice not in found:
+        raise services.TransitionError(
+            _("Vous n'avez pas le droit de faire cette action sur ce dossier.")
+        )
+    return found[choice]
 
 
 @staff_page
@@ -156,12 +145,14 @@ def _assignee(request: HttpRequest, service_id: str) -> User | None:
 def assign_many(request: HttpRequest, service_id: str) -> HttpResponse:
     rights = _rights(request)
     service = queries.service_for_staff(rights, service_id, to_act=True)
-    back = _safe_next(request, reverse("backoffice:queue", args=[service.pk]))
+    back = safe_next_url(request, request.POST.get("next")) or reverse(
+        "backoffice:queue", args=[service.pk]
+    )
     references = request.POST.getlist("dossiers")[: queries.PAGE_SIZE]
     chosen = list(Dossier.objects.filter(service=service, reference__in=references))
     try:
         count = services.assign(
-            dossiers=chosen, to=_assignee(request, service.pk), actor=_user(request)
+            dossiers=chosen, to=_assignee(request, service.pk), actor=signed_in_user(request)
         )
     except services.TransitionError as exc:
         messages.error(request, exc.message)
@@ -208,7 +199,7 @@ def _actions(dossier: Dossier, user: User, rights: StaffRights) -> list[Action]:
 def _render_dossier(
     request: HttpRequest, dossier: Dossier, *, error: str = "", status: int = 200
 ) -> HttpResponse:
-    user = _user(request)
+    user = signed_in_user(request)
     rights = _rights(request)
     spec = dossier_services.form_spec(dossier)
     language = request.LANGUAGE_CODE
@@ -253,7 +244,7 @@ def _render_dossier(
 @staff_page
 def dossier_page(request: HttpRequest, reference: str) -> HttpResponse:
     dossier = queries.dossier_for_staff(_rights(request), reference)
-    audit.record("dossier.viewed", obj=dossier, actor=_user(request))
+    audit.record("dossier.viewed", obj=dossier, actor=signed_in_user(request))
     return _render_dossier(request, dossier)
 
 
@@ -264,7 +255,7 @@ def _act(
     then back to the dossier with what was done, or the page again with the refusal."""
     dossier = queries.dossier_for_staff(_rights(request), reference, to_act=True)
     try:
-        done = action(dossier, _user(request))
+        done = action(dossier, signed_in_user(request))
     except dossier_services.DossierError as exc:  # TransitionError is one
         return _render_dossier(request, dossier, error=exc.message, status=400)
     messages.success(request, done)
@@ -339,6 +330,9 @@ def attachment(request: HttpRequest, reference: str, attachment_id: str) -> File
     dossier = queries.dossier_for_staff(_rights(request), reference)
     found = queries.attachment_for_staff(dossier, attachment_id)
     audit.record(
-        "attachment.viewed", obj=dossier, actor=_user(request), data={"attachment": str(found.pk)}
+        "attachment.viewed",
+        obj=dossier,
+        actor=signed_in_user(request),
+        data={"attachment": str(found.pk)},
     )
     return attachment_response(found, inline=True)
