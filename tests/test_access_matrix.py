@@ -291,7 +291,6 @@ def world(submitted_dossier, citizen, other_citizen, django_user_model):
     from guichet.catalog.models import Procedure
     from guichet.dossiers import services
     from guichet.dossiers.tests.samples import PNG_BYTES
-    from guichet.workflow.models import Export
 
     dossier, attachment = submitted_dossier
     draft = services.start_dossier(
@@ -315,7 +314,6 @@ def world(submitted_dossier, citizen, other_citizen, django_user_model):
         "auditor": make_staff("auditeur-ec", ("auditor", "ml-mairie-etat-civil")),
     }
     export = _ready_export(people["supervisor"])
-    assert isinstance(export, Export)
     return SimpleNamespace(
         people=people,
         values={

@@ -282,3 +282,19 @@ def test_the_supervisor_sees_who_holds_what(agent_client, submitted_dossier, sup
     assert "agent" in html and "superviseur" in html
     assert re.search(r"\b0 dossiers? en retard", html)
     assert agent_client.get(f"/instruction/services/{SERVICE_1}/charge/").status_code == 404
+
+
+def test_an_auditor_reads_everything_of_the_authority_and_every_read_is_logged(
+    client, submitted_dossier
+):
+    dossier, attachment = submitted_dossier
+    auditor = make_staff("auditeur", ("auditor", "ml-mairie-etat-civil"))
+    verified_login(client, auditor)
+    assert client.get(f"/instruction/services/{SERVICE_1}/").status_code == 200
+    assert client.get(f"/instruction/dossiers/{dossier.reference}/").status_code == 200
+    response = client.get(f"/instruction/dossiers/{dossier.reference}/fichiers/{attachment.pk}/")
+    b"".join(response.streaming_content)
+    actions = list(AuditEntry.objects.filter(actor=auditor).values_list("action", flat=True))
+    assert actions == ["queue.viewed", "dossier.viewed", "attachment.viewed"]
+    page = client.get(f"/instruction/dossiers/{dossier.reference}/").content.decode()
+    assert "Décider" not in page and "Nouvelle note" not in page  # reads, never acts
