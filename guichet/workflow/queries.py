@@ -182,14 +182,6 @@ def my_open_dossiers(user: User) -> QuerySet[Dossier]:
     return Dossier.objects.filter(assigned_to=user, status__in=OPEN)
 
 
-def visible_q(rights: StaffRights) -> Q:
-    """Dossiers a person may read, as a filter (for exports and search across queues)."""
-    scope = Q(service_id__in=rights.agent_of)
-    if rights.audits_everything:
-        return ~Q(status=S.DRAFT)
-    return (scope | Q(service__authority_id__in=rights.auditor_of)) & ~Q(status=S.DRAFT)
-
-
 def attachment_for_staff(dossier: Dossier, attachment_id: str) -> Attachment:
     """A clean file of a dossier the caller may read (checked before); 404 otherwise, also
     while the antivirus has not passed it: only its uploader may fetch a pending file."""
