@@ -10,6 +10,7 @@ from django.conf import settings
 
 from guichet.catalog.definition import load_definitions
 from guichet.catalog.services import import_definitions
+from guichet.documents.services import ensure_keys
 from guichet.organisation.services import load_organisation
 
 
@@ -21,8 +22,10 @@ def _fast_and_isolated(settings):
 
 @pytest.fixture
 def demo_organisation(db):
-    """The demo authorities and services (demo/organisation.yaml)."""
+    """The demo authorities and services (demo/organisation.yaml), each authority with a
+    signing key, as `make run` loads them."""
     load_organisation(path=settings.DEMO_ORGANISATION_FILE, actor="test")
+    ensure_keys(actor="test")
 
 
 @pytest.fixture

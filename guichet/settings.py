@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "guichet.formdefs",
     "guichet.dossiers",
     "guichet.workflow",
+    "guichet.documents",
     "guichet.web",
 ]
 
@@ -210,6 +211,17 @@ DEMO_PROCEDURES_DIR = BASE_DIR / "demo" / "procedures"
 DEMO_ORGANISATION_FILE = BASE_DIR / "demo" / "organisation.yaml"
 # The general information line shown when nothing in the catalog fits.
 GUICHET_SITE_NAME = env_str("GUICHET_SITE_NAME", "Guichet")
+# The public address printed on issued documents and in their QR codes: set it to the
+# site's real https:// address in production, or printed codes will point nowhere.
+GUICHET_PUBLIC_URL = env_str("GUICHET_PUBLIC_URL", "http://localhost:8000")
+
+# --- Issued documents -------------------------------------------------------------------
+# Private signing keys are never in the database: one PEM file per key in this folder
+# (back it up apart from the database), or GUICHET_SIGNING_KEY_<KID> variables. An HSM
+# store can replace the file store (documents/keys.py, KeyStore).
+SIGNING_KEY_STORE = env_str("SIGNING_KEY_STORE", "guichet.documents.keys.FileKeyStore")
+SIGNING_KEYS_DIR = Path(env_str("SIGNING_KEYS_DIR", str(DATA_DIR / "keys")))
+SIGNING_KEYS_PASSPHRASE = env_str("SIGNING_KEYS_PASSPHRASE", "")
 
 LOGGING = {
     "version": 1,

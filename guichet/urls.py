@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django_otp.admin import OTPAdminSite
 
-from guichet.web import views
+from guichet.web import verifier_views, views
 
 # The admin asks for the second factor too: its sign-in form takes the app's code, and a
 # session that did not give it is refused as if it were not staff. The class of the
@@ -15,10 +15,14 @@ admin.site.__class__ = OTPAdminSite
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("sante/", views.health, name="health"),
+    # What a document's QR code holds (codes.code_url): short, upper case, no language.
+    path("V/<str:code>", verifier_views.verify_link, name="verify-link"),
+    path("v/<str:code>", verifier_views.verify_link),
     *i18n_patterns(
         path("", include("guichet.web.urls")),
         path("", include("guichet.web.accounts_urls")),
         path("", include("guichet.web.dossier_urls")),
+        path("", include("guichet.web.verifier_urls")),
         path("", include("guichet.web.backoffice.auth_urls")),
         path("", include("guichet.web.backoffice.urls")),
         prefix_default_language=False,

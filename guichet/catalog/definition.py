@@ -40,7 +40,7 @@ TEXT_LIST_FIELDS = ("documents", "steps")
 FIELD_ORDER = (
     "format", "id", "country", "title", "summary", "theme", "authority", "audience",
     "documents", "fees", "delay", "legal_basis", "steps", "office", "sources",
-    "last_verified", "confidence", "keywords", "form", "workflow",
+    "last_verified", "confidence", "keywords", "form", "workflow", "issued_documents",
 )  # fmt: skip
 
 Path_ = tuple[str | int, ...]
@@ -297,6 +297,8 @@ def _rule_errors(
         add(path, message)
     for path, message in _workflow_errors(data):
         add(path, message)
+    for path, message in _issued_document_errors(data):
+        add(path, message)
     return errors
 
 
@@ -328,6 +330,34 @@ def _workflow_errors(data: dict[str, Any]) -> list[tuple[Path_, str]]:
             problems.append(
                 (("workflow", "name_fields", i), f"« {field_id} » n'est pas un champ du formulaire")
             )
+    return problems
+
+
+PRINTABLE_FIELD_EXCLUDED = ("file", "group", "explanation")
+
+
+def _issued_document_errors(data: dict[str, Any]) -> list[tuple[Path_, str]]:
+    """Documents are issued on a decision, so they need an online form; what they print
+    must be answers of its pages (not files, groups or explanations)."""
+    documents, form = data.get("issued_documents"), data.get("form")
+    if not documents:
+        return []
+    if not form:
+        return [(("issued_documents",), "un document délivré demande un formulaire en ligne")]
+    types = {f["id"]: f["type"] for page in form["pages"] for f in page["fields"]}
+    problems: list[tuple[Path_, str]] = []
+    for kind, template in documents.items():
+        refs: list[tuple[Path_, str]] = [
+            (("issued_documents", kind, "holder", i), ref)
+            for i, ref in enumerate(template.get("holder", []))
+        ]
+        refs += [
+            (("issued_documents", kind, "fields", i, "field"), item["field"])
+            for i, item in enumerate(template.get("fields", []))
+        ]
+        for path, ref in refs:
+            if types.get(ref, "file") in PRINTABLE_FIELD_EXCLUDED:
+                problems.append((path, f"« {ref} » n'est pas une réponse imprimable du formulaire"))
     return problems
 
 

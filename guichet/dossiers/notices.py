@@ -24,6 +24,10 @@ def _texts() -> dict[str, str]:
         "dossier.accepted": _(
             "Guichet : votre dossier %(ref)s est accepté. Détails : Mes démarches."
         ),
+        "dossier.accepted_document": _(
+            "Guichet : votre dossier %(ref)s est accepté. Téléchargez votre document dans "
+            "Mes démarches."
+        ),
         "dossier.rejected": _(
             "Guichet : votre dossier %(ref)s est refusé. La raison est dans Mes démarches."
         ),

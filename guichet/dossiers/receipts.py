@@ -12,17 +12,12 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
-from pathlib import Path
 
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
-FONTS = Path(__file__).resolve().parent.parent / "core" / "fonts"
-REGULAR, BOLD = "DejaVuSans", "DejaVuSans-Bold"
+from guichet.core.pdf import BOLD, REGULAR, register_fonts, wrap
 
 
 @dataclass(frozen=True)
@@ -39,30 +34,9 @@ class ReceiptData:
     follow_url: str
 
 
-@cache
-def _register_fonts() -> None:
-    pdfmetrics.registerFont(TTFont(REGULAR, str(FONTS / "DejaVuSans.ttf")))
-    pdfmetrics.registerFont(TTFont(BOLD, str(FONTS / "DejaVuSans-Bold.ttf")))
-
-
-def _wrap(text: str, font: str, size: float, width: float) -> list[str]:
-    lines: list[str] = []
-    current = ""
-    for word in text.split():
-        candidate = f"{current} {word}".strip()
-        if pdfmetrics.stringWidth(candidate, font, size) <= width or not current:
-            current = candidate
-        else:
-            lines.append(current)
-            current = word
-    if current:
-        lines.append(current)
-    return lines
-
-
 def render_receipt(data: ReceiptData) -> bytes:
     """The receipt as PDF bytes."""
-    _register_fonts()
+    register_fonts()
     buffer = io.BytesIO()
     canvas = Canvas(buffer, pagesize=A4, invariant=True)
     canvas.setTitle(f"Accusé de réception {data.reference}")
@@ -73,7 +47,7 @@ def render_receipt(data: ReceiptData) -> bytes:
 
     def line(text: str, *, font: str = REGULAR, size: float = 11, gap: float = 6) -> None:
         nonlocal y
-        for part in _wrap(text, font, size, right - left):
+        for part in wrap(text, font, size, right - left):
             canvas.setFont(font, size)
             canvas.drawString(left, y, part)
             y -= size + gap / 2

@@ -35,15 +35,24 @@ ACTIONS = {
     "organisation.loaded": "Autorités et services chargés depuis un fichier",
     "staff.role_granted": "Rôle donné à un membre du personnel",
     "staff.role_revoked": "Rôle retiré à un membre du personnel",
+    "document.issued": "Document signé délivré sur une décision",
+    "document.downloaded": "Document délivré téléchargé par son titulaire",
+    "document.printed": "Document délivré ouvert par un membre du personnel (impression)",
+    "document.revoked": "Document délivré annulé",
+    "document.verified": "Document vérifié (résultat seulement, rien de personnel)",
+    "signing_key.created": "Clé de signature créée pour une autorité",
+    "signing_key.retired": "Clé de signature remplacée par une nouvelle",
+    "signing_key.revoked": "Clé de signature révoquée",
 }
 
 Actor = User | AnonymousUser | str | None
 
 
 def record(
-    action: str, *, obj: models.Model, actor: Actor, data: dict[str, Any] | None = None
+    action: str, *, obj: models.Model | None, actor: Actor, data: dict[str, Any] | None = None
 ) -> AuditEntry:
-    """Append one entry. `actor` is a user, or a string naming a system actor."""
+    """Append one entry. `actor` is a user, or a string naming a system actor; `obj` is
+    None only when the action concerns nothing stored (a code that matches no document)."""
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}: add it to governance.audit.ACTIONS")
     user = actor if isinstance(actor, User) else None
@@ -52,7 +61,7 @@ def record(
         action=action,
         actor=user,
         actor_label=label,
-        object_type=obj._meta.label_lower,
-        object_id=str(obj.pk),
+        object_type=obj._meta.label_lower if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None else "",
         data=data or {},
     )

@@ -31,4 +31,9 @@ urlpatterns = [
     path("mes-demarches/<str:reference>/deposer/", views.submit, name="submit"),
     path("mes-demarches/<str:reference>/renvoyer/", views.resubmit, name="resubmit"),
     path("mes-demarches/<str:reference>/recepisse.pdf", views.receipt, name="receipt"),
+    path(
+        "mes-demarches/<str:reference>/documents/<str:number>.pdf",
+        views.document,
+        name="document",
+    ),
 ]

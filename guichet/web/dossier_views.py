@@ -11,16 +11,17 @@ from typing import Any
 
 from django.contrib import messages
 from django.http import FileResponse, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from guichet.accounts.phones import mask
 from guichet.catalog import queries as catalog_queries
 from guichet.catalog.models import Country
 from guichet.catalog.texts import pick
+from guichet.documents import services as document_services
 from guichet.dossiers import queries, services
 from guichet.dossiers.models import MESSAGE_FIELD, Attachment, Dossier
 from guichet.dossiers.receipts import ReceiptData, render_receipt
@@ -28,7 +29,7 @@ from guichet.formdefs.fields import AttachmentsField
 from guichet.formdefs.forms import FieldBlock, GroupBlock, PageForm, TextBlock
 from guichet.formdefs.spec import FormSpec, PageNotAvailable
 from guichet.web.access import citizen_page, signed_in_user
-from guichet.web.files import attachment_response
+from guichet.web.files import attachment_response, document_response
 from guichet.workflow import services as workflow
 
 ADD_ITEM = "add"
@@ -118,6 +119,7 @@ def _render_detail(
             "dossier": dossier,
             "d": dossier.version.definition,
             "files": dossier.attachments.exclude(field_id=MESSAGE_FIELD),
+            "documents": dossier.documents.all(),
             "thread": dossier.messages.select_related("attachment"),
             "message_error": error,
             "message_body": body,
@@ -444,6 +446,17 @@ def receipt(request: HttpRequest, reference: str) -> HttpResponse:
     response = HttpResponse(render_receipt(data), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="recepisse-{dossier.reference}.pdf"'
     return response
+
+
+@citizen_page
+@require_GET
+def document(request: HttpRequest, reference: str, number: str) -> FileResponse:
+    """A document issued on the decision, as signed; only its dossier's applicant."""
+    user = signed_in_user(request)
+    dossier = queries.get_dossier_for(user, reference)
+    issued = get_object_or_404(dossier.documents, number=number)
+    document_services.record_download(issued, user, by_staff=False)
+    return document_response(issued, inline=False)
 
 
 @citizen_page

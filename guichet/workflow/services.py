@@ -19,6 +19,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from guichet.accounts.models import User
+from guichet.documents import services as documents
+from guichet.documents.codes import DocumentKind
 from guichet.dossiers import notices
 from guichet.dossiers import services as dossier_services
 from guichet.dossiers.models import Dossier, DossierStatus, InformationRequest, StatusChange
@@ -29,6 +31,11 @@ from guichet.workflow.models import Annotation
 from guichet.workflow.transitions import FINAL, TRANSITIONS, WAITING_FOR_APPLICANT, Role
 
 MAX_REASON_LENGTH = 2000
+DECISION_DOCUMENTS = {
+    DossierStatus.ACCEPTED: DocumentKind.ACCEPTANCE,
+    DossierStatus.REJECTED: DocumentKind.REFUSAL,
+}
+"""The document a decision issues, when the procedure defines one (issued_documents)."""
 
 
 class TransitionError(DossierError):
@@ -63,7 +70,9 @@ def _check(dossier: Dossier, to: DossierStatus, actor: User, reason: str) -> Non
         )
 
 
-def _move(dossier: Dossier, to: DossierStatus, actor: User, reason: str) -> StatusChange:
+def _move(
+    dossier: Dossier, to: DossierStatus, actor: User, reason: str, event: str | None = None
+) -> StatusChange:
     change = StatusChange.objects.create(
         dossier=dossier, from_status=dossier.status, to_status=to, actor=actor, reason=reason
     )
@@ -84,7 +93,10 @@ def _move(dossier: Dossier, to: DossierStatus, actor: User, reason: str) -> Stat
         data={"from": change.from_status, "to": to.value},
     )
     reopened = change.from_status in FINAL and to == DossierStatus.IN_REVIEW
-    event = "dossier.reopened" if reopened else notices.STATUS_EVENTS.get(to)
+    if reopened:
+        documents.revoke_all(dossier=dossier, actor=actor, reason=reason)
+        event = "dossier.reopened"
+    event = event or notices.STATUS_EVENTS.get(to)
     if event is not None:
         notices.tell_applicant(dossier, event)
     return change
@@ -101,7 +113,15 @@ def transition(*, dossier: Dossier, to: DossierStatus, actor: User, reason: str 
     dossier = Dossier.objects.select_for_update().get(pk=dossier.pk)
     _check(dossier, to, actor, reason)
     starting = dossier.status == DossierStatus.SUBMITTED
-    _move(dossier, to, actor, reason.strip())
+    event = None
+    if to in DECISION_DOCUMENTS:
+        # Signed in the decision's transaction: no decision without its document.
+        issued = documents.issue(
+            dossier=dossier, kind=DECISION_DOCUMENTS[to], actor=actor, reason=reason.strip()
+        )
+        if issued is not None and to == DossierStatus.ACCEPTED:
+            event = "dossier.accepted_document"
+    _move(dossier, to, actor, reason.strip(), event)
     if starting and dossier.assigned_to_id is None:
         # Whoever starts the review holds the dossier until they give it back.
         dossier.assigned_to = actor

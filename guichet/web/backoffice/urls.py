@@ -28,6 +28,16 @@ urlpatterns = [
         views.attachment,
         name="file",
     ),
+    path(
+        "instruction/dossiers/<str:reference>/documents/<str:number>.pdf",
+        views.document,
+        name="document",
+    ),
+    path(
+        "instruction/dossiers/<str:reference>/documents/<str:number>/annuler/",
+        views.revoke_document,
+        name="revoke-document",
+    ),
     *export_urls.urlpatterns,
     path("instruction/demarches/", procedure_views.procedures, name="procedures"),
     path(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from django.contrib import messages
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
@@ -22,13 +22,14 @@ from django.views.decorators.http import require_POST
 
 from guichet.accounts.models import User
 from guichet.catalog.texts import pick
+from guichet.documents import services as document_services
 from guichet.dossiers import services as dossier_services
 from guichet.dossiers.models import MESSAGE_FIELD, Dossier, DossierStatus, ScanStatus
 from guichet.governance import audit
 from guichet.notifications.models import Notification
 from guichet.organisation.queries import StaffRights, colleagues, services_visible_to, staff_rights
 from guichet.web.access import safe_next_url, signed_in_user, staff_page
-from guichet.web.files import attachment_response
+from guichet.web.files import attachment_response, document_response
 from guichet.workflow import queries, services
 from guichet.workflow.transitions import TRANSITIONS, Role
 
@@ -225,6 +226,7 @@ def _render_dossier(
             "thread": dossier.messages.select_related("attachment"),
             "notes": dossier.annotations.select_related("author") if can_review else [],
             "notifications": Notification.objects.filter(object_ref=dossier.reference),
+            "documents": dossier.documents.all(),
             "info_request": dossier_services.open_information_request(dossier),
             "actions": _actions(dossier, user, rights) if can_review else [],
             "can_request_info": can_review and dossier.status == S.IN_REVIEW,
@@ -336,3 +338,25 @@ def attachment(request: HttpRequest, reference: str, attachment_id: str) -> File
         data={"attachment": str(found.pk)},
     )
     return attachment_response(found, inline=True)
+
+
+@staff_page
+def document(request: HttpRequest, reference: str, number: str) -> FileResponse:
+    """An issued document shown in the browser, to print it; each opening is audited."""
+    dossier = queries.dossier_for_staff(_rights(request), reference)
+    issued = get_object_or_404(dossier.documents, number=number)
+    document_services.record_download(issued, signed_in_user(request), by_staff=True)
+    return document_response(issued, inline=True)
+
+
+@staff_page
+@require_POST
+def revoke_document(request: HttpRequest, reference: str, number: str) -> HttpResponse:
+    def cancel(dossier: Dossier, actor: User) -> str:
+        issued = get_object_or_404(dossier.documents, number=number)
+        document_services.revoke(
+            document=issued, actor=actor, reason=request.POST.get("reason", "")
+        )
+        return _("Document %(number)s annulé.") % {"number": issued.number}
+
+    return _act(request, reference, cancel)

@@ -92,7 +92,7 @@ def test_review_decide_and_the_citizen_is_told(
     assert dossier.status == DossierStatus.ACCEPTED
     assert dossier.assigned_to.username == "agent"
     events = list(Notification.objects.values_list("event", "status"))
-    assert events == [("dossier.submitted", "sent"), ("dossier.accepted", "sent")]
+    assert events == [("dossier.submitted", "sent"), ("dossier.accepted_document", "sent")]
     texts = list(OutboxSms.objects.order_by("created_at").values_list("text", flat=True))
     assert dossier.reference in texts[-1] and "accepté" in texts[-1]
     assert "Awa" not in "".join(texts)  # no personal data by SMS

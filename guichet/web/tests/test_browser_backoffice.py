@@ -228,7 +228,7 @@ def _citizen_sees_the_decision(page: Any) -> None:
 
 
 def _check_messages(reference: str) -> None:
-    events = ["dossier.submitted", "dossier.info_requested", "dossier.accepted"]
+    events = ["dossier.submitted", "dossier.info_requested", "dossier.accepted_document"]
     sent = [s.text for s in OutboxSms.objects.filter(to=PHONE_E164).order_by("created_at", "id")]
     about = [text for text in sent if reference in text]
     codes = [text for text in sent if reference not in text]

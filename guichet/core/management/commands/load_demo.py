@@ -14,6 +14,7 @@ from guichet.accounts.totp import confirmed_totp_device, create_demo_totp_device
 from guichet.catalog.definition import DefinitionSetError, load_definitions
 from guichet.catalog.models import Procedure
 from guichet.catalog.services import import_definitions
+from guichet.documents import services as document_services
 from guichet.dossiers import services as dossier_services
 from guichet.organisation.models import Authority, RoleKind, Service
 from guichet.organisation.services import OrganisationError, grant_role, load_organisation
@@ -74,6 +75,10 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Organisation : {organisation.authorities} autorités, "
             f"{organisation.services} services."
+        )
+        keys = document_services.ensure_keys(actor="system:load_demo")
+        self.stdout.write(
+            f"Clés de signature créées : {keys} (dossier {settings.SIGNING_KEYS_DIR})."
         )
         report = import_definitions(definitions=definitions, actor="system:load_demo")
         self.stdout.write(

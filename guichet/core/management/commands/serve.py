@@ -27,6 +27,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         # SIGTERM (a process manager stopping us) must also run the `finally` below.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        self.check(databases=["default"])  # e.g. a signing key whose private half is missing
         manage = str(settings.BASE_DIR / "manage.py")
         worker = subprocess.Popen([sys.executable, manage, "db_worker"])
         self.stdout.write(f"Travailleur de tâches démarré (pid {worker.pid}).")
