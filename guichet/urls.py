@@ -17,7 +17,7 @@ urlpatterns = [
     path("sante/", views.health, name="health"),
     # What a document's QR code holds (codes.code_url): short, upper case, no language.
     path("V/<str:code>", verifier_views.verify_link, name="verify-link"),
-    path("v/<str:code>", verifier_views.verify_link),
+    path("v/<str:code>", verifier_views.verify_link, name="verify-link-lower"),
     *i18n_patterns(
         path("", include("guichet.web.urls")),
         path("", include("guichet.web.accounts_urls")),

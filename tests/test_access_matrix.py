@@ -10,7 +10,8 @@ Personas (staff ones signed in with both factors):
     supervisor (of service 1), procedure_admin (of the civil-status authority), auditor
     (of the same authority).
 Objects: citizen A's draft with a file, citizen A's submitted dossier with a file (in
-service 1's queue), service 1 and service 2, an export of service 1's queue.
+service 1's queue) and the document issued on it, service 1 and service 2, an export of
+service 1's queue.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from conftest import SERVICE_1, make_staff
+from guichet.documents.services import issue
 from guichet.web.access import ACCESS_LEVELS
 from guichet.web.tests.staff import verified_login
 
@@ -96,6 +98,12 @@ def _post_only_staff(url: str) -> list[Case]:
 
 EXPECTED: dict[str, list[Case]] = {
     "health": [Case("/sante/", everyone())],
+    "verify-link": [Case("/V/{code}", everyone())],
+    "verify-link-lower": [Case("/v/{code}", everyone())],
+    "verifier:verify": [Case("/verifier/", everyone())],
+    "verifier:keys": [Case("/verifier/cles/", everyone())],
+    "verifier:keys-json": [Case("/verifier/cles.json", everyone())],
+    "verifier:offline": [Case("/verifier/hors-ligne.html", everyone())],
     "public:home": [Case("/", everyone())],
     "public:catalog": [Case("/demarches/", everyone())],
     "public:procedure": [Case("/demarches/ml-passeport/", everyone())],
@@ -168,6 +176,10 @@ EXPECTED: dict[str, list[Case]] = {
         Case("/mes-demarches/{draft}/recepisse.pdf", owner_only(302)),  # none before submission
         Case("/mes-demarches/{ref}/recepisse.pdf", owner_only(200)),
     ],
+    "dossiers:document": [
+        Case("/mes-demarches/{ref}/documents/{doc}.pdf", owner_only(200)),
+        Case("/mes-demarches/{draft}/documents/{doc}.pdf", owner_only(404)),
+    ],
     "staff:login": [Case("/instruction/connexion/", everyone())],
     "staff:totp-setup": [Case("/instruction/securite/", staff_only({}, others=200))],
     "staff:logout": [Case("/instruction/deconnexion/", everyone())],
@@ -193,6 +205,12 @@ EXPECTED: dict[str, list[Case]] = {
         Case("/instruction/dossiers/{ref}/fichiers/{file}/", staff_only(READERS_OF_S1)),
         Case("/instruction/dossiers/{draft}/fichiers/{draft_file}/", staff_only({})),
     ],
+    "backoffice:document": [
+        Case("/instruction/dossiers/{ref}/documents/{doc}.pdf", staff_only(READERS_OF_S1)),
+    ],
+    "backoffice:revoke-document": _post_only_staff(
+        "/instruction/dossiers/{ref}/documents/{doc}/annuler/"
+    ),
     "backoffice:exports": [
         Case(
             f"/instruction/services/{SERVICE_1}/exports/",
@@ -314,6 +332,8 @@ def world(submitted_dossier, citizen, other_citizen, django_user_model):
         "auditor": make_staff("auditeur-ec", ("auditor", "ml-mairie-etat-civil")),
     }
     export = _ready_export(people["supervisor"])
+    # A document as a decision issues it (the dossier's state does not matter here).
+    document = issue(dossier=dossier, kind="A", actor=people["supervisor"])
     return SimpleNamespace(
         people=people,
         values={
@@ -322,6 +342,8 @@ def world(submitted_dossier, citizen, other_citizen, django_user_model):
             "draft": draft.reference,
             "draft_file": draft_file.pk,
             "export": export.pk,
+            "doc": document.number,
+            "code": document.code,
         },
         dossier=dossier,
     )
@@ -372,6 +394,7 @@ def _read(response) -> None:
 def _state(world) -> tuple:
     """What a refused POST must leave unchanged."""
     from guichet.catalog.models import ProcedureVersion
+    from guichet.documents.models import IssuedDocument
     from guichet.dossiers.models import Attachment, Dossier, Message
     from guichet.workflow.models import Annotation, Export
 
@@ -385,6 +408,7 @@ def _state(world) -> tuple:
         Annotation.objects.count(),
         Export.objects.count(),
         ProcedureVersion.objects.count(),
+        IssuedDocument.objects.filter(revoked_at__isnull=False).count(),
     )
 
 

@@ -46,6 +46,8 @@ def public_urls(procedure_ids: list[str]) -> list[str]:
         "/en/",
         "/bm/demarches/",
         "/mos/",
+        "/verifier/",
+        "/verifier/cles/",
         *[f"/demarches/{pid}/" for pid in procedure_ids],
     ]
 
