@@ -50,7 +50,7 @@ class Journey:
         return context.new_page()
 
     def leaving(self) -> list[str]:
-        local = ("data", "blob", "about", "chrome-error")
+        local = ("data", "blob", "about", "chrome-error", "file")
         return [
             u
             for u in self.requested
