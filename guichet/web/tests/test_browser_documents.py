@@ -18,10 +18,11 @@ from typing import Any
 
 import pytest
 
+from conftest import SERVICE_1
 from guichet.documents.models import IssuedDocument
 from guichet.dossiers.models import DossierStatus
 from guichet.web.tests.test_browser_apply import Journey, _sign_in
-from guichet.web.tests.test_browser_backoffice import SERVICE_1, _agent, _staff_sign_in, _state
+from guichet.web.tests.test_browser_backoffice import _agent, _staff_sign_in, _state
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -35,7 +36,7 @@ def _read_qr(pdf: bytes) -> str:
 
     page = pypdfium2.PdfDocument(pdf)[0]
     image = page.render(scale=SCAN_DPI / 72).to_pil()
-    found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+    found = zxingcpp.read_barcodes(image)
     assert len(found) == 1, "exactly one QR code on the document"
     text: str = found[0].text
     return text
@@ -65,7 +66,8 @@ def _citizen_downloads(journey: Journey, reference: str, tmp_path: Path) -> byte
     target = tmp_path / download.value.suggested_filename
     download.value.save_as(target)
     assert target.name == f"{reference}-1.pdf"
-    return target.read_bytes()
+    data: bytes = target.read_bytes()
+    return data
 
 
 def _verify_online(journey: Journey, qr_text: str, pdf_path: Path) -> None:
