@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.checks import CheckMessage, Error, Tags, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.db import DatabaseError
 
 
@@ -42,4 +42,22 @@ def check_signing_keys(
         )
         for kid, authority in active
         if not store.has(kid)
+    ]
+
+
+@register(Tags.security, deploy=True)
+def check_public_url(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Every issued document prints this address in its QR code: it must be the real one."""
+    from django.conf import settings
+
+    url = settings.GUICHET_PUBLIC_URL
+    if url.startswith("https://") and "localhost" not in url and "127.0.0.1" not in url:
+        return []
+    return [
+        Warning(
+            f"GUICHET_PUBLIC_URL is {url!r}: issued documents print it in their QR code, so "
+            "phones scanning them would not reach this site.",
+            hint="Set GUICHET_PUBLIC_URL to the site's public https:// address.",
+            id="guichet.documents.W001",
+        )
     ]

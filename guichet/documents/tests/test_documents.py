@@ -293,3 +293,12 @@ def test_claims_strip_control_characters_so_fields_cannot_be_smuggled():
     claims = Claims("K", "N\x1e1", "A", "01/01/2026", "T", "A\x1fB", "S", "P", (("L", "v\x1ex"),))
     parsed = codes.parse_message(claims.message())
     assert parsed.number == "N 1" and parsed.holder == "A B" and parsed.fields == (("L", "v x"),)
+
+
+def test_the_deploy_check_warns_when_qr_codes_would_point_nowhere(settings):
+    from guichet.documents.checks import check_public_url
+
+    settings.GUICHET_PUBLIC_URL = "http://localhost:8000"
+    assert [w.id for w in check_public_url()] == ["guichet.documents.W001"]
+    settings.GUICHET_PUBLIC_URL = "https://guichet.gouv.ml"
+    assert check_public_url() == []
