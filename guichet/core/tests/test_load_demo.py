@@ -31,6 +31,19 @@ def test_the_demo_loads_twice_and_an_agent_can_sign_in(settings, client):
     assert all(d.reference in page for d in queue)
 
 
+def test_the_demo_gives_each_authority_one_usable_signing_key(settings):
+    from guichet.documents.checks import check_signing_keys
+    from guichet.documents.models import SigningKey
+    from guichet.organisation.models import Authority
+
+    settings.DEBUG = True
+    call_command("load_demo", stdout=None)
+    call_command("load_demo", stdout=None)  # again: no second key
+    active = SigningKey.objects.filter(status="active")
+    assert active.count() == Authority.objects.count() == 31
+    assert check_signing_keys(databases=["default"]) == []  # every private half is there
+
+
 def test_the_demo_refuses_to_load_in_production(settings):
     settings.DEBUG = False
     with pytest.raises(CommandError, match="DEBUG=1"):

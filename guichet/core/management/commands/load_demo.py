@@ -59,6 +59,14 @@ DEMO_STAFF = [
 ]
 
 
+DEMO_NAMES = {
+    "agent-c3": ("Aminata", "Coulibaly"),
+    "superviseur-c3": ("Boubacar", "Keïta"),
+    "agent-c4": ("Ibrahim", "Touré"),
+}
+"""Printed as "Décision de" on the documents these accounts issue."""
+
+
 class Command(BaseCommand):
     help = "Charger l'organisation, les démarches et les comptes de démonstration."
 
@@ -98,9 +106,15 @@ class Command(BaseCommand):
         )
 
     def _staff(self, username: str, password: str, role: RoleKind, scope: str | None) -> None:
+        first_name, last_name = DEMO_NAMES.get(username, ("", ""))
         user, created = User.objects.get_or_create(
             username=username,
-            defaults={"is_staff": True, "is_superuser": role == RoleKind.PLATFORM_ADMIN},
+            defaults={
+                "is_staff": True,
+                "is_superuser": role == RoleKind.PLATFORM_ADMIN,
+                "first_name": first_name,
+                "last_name": last_name,
+            },
         )
         if created:
             user.set_password(password)
