@@ -6,13 +6,16 @@ The code (format "G1") is the printed text of the document, signed:
 
     message   = "G1" RS kid RS number RS kind RS issued_on RS title RS holder RS issuer
                 RS signer ( RS label US value )*
-    code      = base32(message_utf8 ‖ ed25519_signature(message_utf8)), no padding
+    code      = base32(deflate_raw(message_utf8) ‖ ed25519_signature(message_utf8)),
+                no padding
     QR text   = "HTTPS://HOST/V/" + code
 
 RS is U+001E and US U+001F, which no printed value contains (they are removed). Every value
 is the string as printed on the paper, so changing anything shown breaks the signature.
-The authority is not repeated: the key id names it in the published key set. Base32 keeps
-the whole URL in the QR's alphanumeric mode (5.5 bits a character).
+The authority is not repeated: the key id names it in the published key set. Raw deflate
+(RFC 1951, which browsers inflate natively) makes French text about a fifth shorter, and
+base32 keeps the whole URL in the QR's alphanumeric mode (5.5 bits a character): together
+two QR versions fewer, so bigger modules at the same 3 cm.
 
 The PDF carries the code and a signature of its own bytes after its end:
 
@@ -28,12 +31,15 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 FORMAT = "G1"
 RS, US = "\x1e", "\x1f"
 SIGNATURE_BYTES = 64
+MAX_MESSAGE_BYTES = 4096
+"""No printed page holds more; a code that inflates beyond is refused (no inflation bomb)."""
 CODE_LINE = b"\n%GUICHET-CODE "
 SIG_LINE = b"%GUICHET-SIG "
 URL_PATH = "/V/"
@@ -97,8 +103,24 @@ def parse_message(message: bytes) -> Claims:
     return Claims(kid, number, kind, issued_on, title, holder, issuer, signer, tuple(pairs))
 
 
+def deflate(message: bytes) -> bytes:
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15, 9)
+    return packer.compress(message) + packer.flush()
+
+
+def inflate(data: bytes) -> bytes:
+    unpacker = zlib.decompressobj(-15)
+    try:
+        message = unpacker.decompress(data, MAX_MESSAGE_BYTES)
+    except zlib.error as exc:
+        raise CodeError("not deflate data") from exc
+    if not unpacker.eof or unpacker.unconsumed_tail or unpacker.unused_data:
+        raise CodeError("cut, too long, or followed by other data")
+    return message
+
+
 def encode(message: bytes, signature: bytes) -> str:
-    return base64.b32encode(message + signature).decode().rstrip("=")
+    return base64.b32encode(deflate(message) + signature).decode().rstrip("=")
 
 
 def make_code(claims: Claims, sign: Callable[[bytes], bytes]) -> str:
@@ -133,7 +155,7 @@ def decode(text: str) -> tuple[Claims, bytes, bytes]:
         raise CodeError("bad base32") from exc
     if len(raw) <= SIGNATURE_BYTES:
         raise CodeError("too short")
-    message, signature = raw[:-SIGNATURE_BYTES], raw[-SIGNATURE_BYTES:]
+    message, signature = inflate(raw[:-SIGNATURE_BYTES]), raw[-SIGNATURE_BYTES:]
     return parse_message(message), message, signature
 
 
