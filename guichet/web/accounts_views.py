@@ -7,7 +7,6 @@ at another number or another code.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +19,6 @@ from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from guichet.accounts import services
@@ -30,6 +28,7 @@ from guichet.accounts.phones import allowed_countries, example_number, internati
 from guichet.core.ratelimit import RateLimited, client_ip
 from guichet.notifications.queries import outbox_messages
 from guichet.web.access import citizen_page, public_page, safe_next_url
+from guichet.web.limited import too_many
 
 SESSION_KEY = "accounts.sign_in"
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
@@ -71,26 +70,6 @@ def _remember(request: HttpRequest, pending: PendingSignIn) -> None:
     }
 
 
-def _wait(seconds: int) -> str:
-    minutes = math.ceil(seconds / 60)
-    if minutes <= 90:
-        return ngettext("%(count)d minute", "%(count)d minutes", minutes) % {"count": minutes}
-    hours = math.ceil(minutes / 60)
-    return ngettext("%(count)d heure", "%(count)d heures", hours) % {"count": hours}
-
-
-def _too_many(
-    request: HttpRequest, template: str, context: dict[str, Any], message: str, exc: RateLimited
-) -> HttpResponse:
-    """The page again, answered 429 with a plain message and a Retry-After header."""
-    seconds = exc.retry_after_seconds()
-    context["limited"] = message % {"wait": _wait(seconds)}
-    response = render(request, template, context, status=429)
-    response["Retry-After"] = str(seconds)
-    add_never_cache_headers(response)
-    return response
-
-
 def _sign_in_context(form: PhoneForm, *, next_url: str) -> dict[str, Any]:
     country = form["country"].value() or default_country()
     if country not in allowed_countries():
@@ -123,7 +102,7 @@ def login_phone(request: HttpRequest) -> HttpResponse:
                 context = _sign_in_context(form, next_url=next_url)
                 # A code this session already received for this number still works.
                 context["has_code"] = pending is not None and pending.phone == phone
-                return _too_many(request, "accounts/login.html", context, message, exc)
+                return too_many(request, "accounts/login.html", context, message, exc)
             _remember(
                 request,
                 PendingSignIn(
@@ -183,7 +162,7 @@ def login_code(request: HttpRequest) -> HttpResponse:
         except RateLimited as exc:
             message = _("Trop de codes incorrects depuis cette connexion. Réessayez dans %(wait)s.")
             context = _code_page(pending, CodeForm())
-            return _too_many(request, "accounts/login_code.html", context, message, exc)
+            return too_many(request, "accounts/login_code.html", context, message, exc)
         except services.SignInError as exc:
             form.add_error("code", exc.message)
             is_dead = isinstance(exc, services.CodeNotValid) or (
@@ -219,7 +198,7 @@ def resend_code(request: HttpRequest) -> HttpResponse:
             "%(wait)s. Le dernier code reçu reste valable 10 minutes."
         )
         context = _code_page(pending, CodeForm())
-        return _too_many(request, "accounts/login_code.html", context, message, exc)
+        return too_many(request, "accounts/login_code.html", context, message, exc)
     _remember(
         request,
         PendingSignIn(

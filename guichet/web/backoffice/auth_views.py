@@ -28,7 +28,8 @@ from guichet.accounts import totp
 from guichet.accounts.models import User
 from guichet.core.ratelimit import RateLimited, client_ip
 from guichet.web.access import is_verified, public_page, safe_next_url, staff_enrolment_page
-from guichet.web.accounts_views import _too_many, sign_out_page
+from guichet.web.accounts_views import sign_out_page
+from guichet.web.limited import too_many
 
 SIGN_IN_TEMPLATE = "backoffice/auth/login.html"
 SETUP_TEMPLATE = "backoffice/auth/totp_setup.html"
@@ -102,7 +103,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
                 "Réessayez dans %(wait)s."
             )
             context = {"form": StaffSignInForm(initial={"username": username}), "next": next_url}
-            return _too_many(request, SIGN_IN_TEMPLATE, context, message, exc)
+            return too_many(request, SIGN_IN_TEMPLATE, context, message, exc)
         except totp.StaffSignInRefused:
             form.add_error(None, _("Identifiant, mot de passe ou code incorrect."))
         else:
@@ -157,7 +158,7 @@ def totp_setup(request: HttpRequest) -> HttpResponse:
         except RateLimited as exc:
             message = _("Trop de codes incorrects. Réessayez dans %(wait)s.")
             context = _setup_context(device, CodeForm(), next_url)
-            return _too_many(request, SETUP_TEMPLATE, context, message, exc)
+            return too_many(request, SETUP_TEMPLATE, context, message, exc)
         if confirmed is not None:
             request.session.cycle_key()
             django_otp.login(request, confirmed)

@@ -136,3 +136,21 @@ def test_a_supervisor_cancels_a_document_with_a_reason_and_it_shows_everywhere(
 def test_the_qr_address_uses_the_public_url_in_upper_case(settings):
     settings.GUICHET_PUBLIC_URL = "https://guichet.gouv.ml"
     assert codes.code_url(settings.GUICHET_PUBLIC_URL, "ABC") == "HTTPS://GUICHET.GOUV.ML/V/ABC"
+
+
+def test_verifications_are_limited_per_address_with_a_french_429(client, issued, monkeypatch):
+    from datetime import timedelta
+
+    from guichet.core.ratelimit import Limit
+    from guichet.web import verifier_views
+
+    monkeypatch.setattr(
+        verifier_views, "VERIFICATIONS_PER_ADDRESS", Limit("test.verify", 2, timedelta(minutes=10))
+    )
+    assert client.get("/V/" + issued.code).status_code == 200
+    assert client.post("/verifier/", {"code": issued.code}).status_code == 200
+    refused = client.get("/V/" + issued.code)
+    assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+    assert "Trop de vérifications depuis cette adresse" in refused.content.decode()
+    assert "Authentique" not in refused.content.decode()
+    assert AuditEntry.objects.filter(action="document.verified").count() == 2
