@@ -312,3 +312,22 @@ def test_a_code_that_does_not_inflate_or_inflates_too_much_is_unreadable(issued)
     not_deflate = base64.b32encode(b"\xff" * 40 + signature).decode().rstrip("=")
     assert verify_code(bomb, keys).outcome == Outcome.UNREADABLE
     assert verify_code(not_deflate, keys).outcome == Outcome.UNREADABLE
+
+
+def test_the_key_command_lists_rotates_and_revokes(demo_organisation):
+    from django.core.management import CommandError
+
+    before = SigningKey.objects.get(authority_id="ml-tribunal", status="active")
+    out = io.StringIO()
+    call_command("signing_keys", "create", "ml-tribunal", stdout=out)
+    after = SigningKey.objects.get(authority_id="ml-tribunal", status="active")
+    assert after.kid in out.getvalue() and after.kid != before.kid
+    call_command("signing_keys", "revoke", before.kid, "--reason", "perdue", stdout=out)
+    listing = io.StringIO()
+    call_command("signing_keys", "list", stdout=listing)
+    assert f"{before.kid}  ml-tribunal" in listing.getvalue() and "revoked" in listing.getvalue()
+    with pytest.raises(CommandError, match="Autorité inconnue"):
+        call_command("signing_keys", "create", "nulle-part")
+    with pytest.raises(CommandError, match="Clé inconnue"):
+        call_command("signing_keys", "revoke", "NOPE", "--reason", "x")
+    assert AuditEntry.objects.filter(action="signing_key.revoked", object_id=before.kid).exists()
