@@ -33,6 +33,12 @@ from guichet.organisation.models import Authority
 from guichet.organisation.queries import staff_rights
 
 MAX_REVOKE_REASON = 2000
+PRINTED_COUNTRY = {
+    Country.MALI: "République du Mali",
+    Country.BURKINA_FASO: "Burkina Faso",
+    Country.NIGER: "République du Niger",
+}
+"""Documents are printed in French, the administrations' language, whatever the agent's."""
 KIND_KEYS = {DocumentKind.ACCEPTANCE: "acceptance", DocumentKind.REFUSAL: "refusal"}
 
 
@@ -105,7 +111,7 @@ def issue(*, dossier: Dossier, kind: str, actor: User, reason: str = "") -> Issu
         for item in template.get("fields", [])
     ]
     if kind == DocumentKind.REFUSAL:
-        fields.append((_("Empreinte du motif"), reason_fingerprint(reason)))
+        fields.append(("Empreinte du motif", reason_fingerprint(reason)))
     claims = Claims(
         kid=key.kid,
         number=number,
@@ -122,7 +128,7 @@ def issue(*, dossier: Dossier, kind: str, actor: User, reason: str = "") -> Issu
         render.Page(
             claims=claims,
             qr_text=codes.code_url(settings.GUICHET_PUBLIC_URL, code),
-            country=str(Country(authority.country).label),
+            country=PRINTED_COUNTRY[authority.country],
             authority=authority.name,
             text=template.get("text", ""),
             reason=reason if kind == DocumentKind.REFUSAL else "",
