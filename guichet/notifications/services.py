@@ -10,16 +10,21 @@ from guichet.notifications import gsm7, sms
 from guichet.notifications.models import Notification
 
 
-def notify(*, user: User, event: str, object_ref: str, text: str) -> Notification | None:
+def notify(
+    *, user: User | None, event: str, object_ref: str, text: str, to: str = ""
+) -> Notification | None:
     """Write the notification in the caller's transaction; None when the person has no
-    channel (no mobile number). SMS texts must fit one GSM-7 message (checked here, so a
-    template that grows too long fails in the tests, not in a citizen's phone)."""
-    if not user.phone:
+    channel (no mobile number). `to` (E.164) sends to a number with no account, or another
+    number than the account's (a USSD caller). SMS texts must fit one GSM-7 message
+    (checked here, so a template that grows too long fails in the tests, not in a
+    citizen's phone)."""
+    to = to or (user.phone if user is not None else "")
+    if not to:
         return None
     if not gsm7.fits_one_sms(text):
         raise ValueError(f"notification {event!r} does not fit one GSM-7 SMS: {text!r}")
     notification = Notification.objects.create(
-        user=user, event=event, object_ref=object_ref, to=user.phone, text=text
+        user=user, event=event, object_ref=object_ref, to=to, text=text
     )
     transaction.on_commit(lambda: _enqueue(notification.pk))
     return notification
