@@ -33,7 +33,7 @@ from guichet.organisation.models import Authority
 from guichet.organisation.queries import staff_rights
 
 MAX_REVOKE_REASON = 2000
-PRINTED_COUNTRY = {
+PRINTED_COUNTRY: dict[str, str] = {
     Country.MALI: "République du Mali",
     Country.BURKINA_FASO: "Burkina Faso",
     Country.NIGER: "République du Niger",

@@ -18,7 +18,7 @@ def notify(
     number than the account's (a USSD caller). SMS texts must fit one GSM-7 message
     (checked here, so a template that grows too long fails in the tests, not in a
     citizen's phone)."""
-    to = to or (user.phone if user is not None else "")
+    to = to or (user.phone if user is not None and user.phone else "")
     if not to:
         return None
     if not gsm7.fits_one_sms(text):
