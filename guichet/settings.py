@@ -204,6 +204,21 @@ TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0, minimum=0)
 # --- Notifications ----------------------------------------------------------------------
 # Dotted path of the SMS backend; the default keeps messages in a table (development).
 SMS_BACKEND = env_str("SMS_BACKEND", "guichet.notifications.sms.OutboxSmsBackend")
+# Kannel (SMS_BACKEND=guichet.notifications.sms.KannelSmsBackend): its sendsms address and
+# a sendsms-user; see docs/sms.md for the gateway's side.
+KANNEL_SENDSMS_URL = env_str("KANNEL_SENDSMS_URL", "http://127.0.0.1:13013/cgi-bin/sendsms")
+KANNEL_USERNAME = env_str("KANNEL_USERNAME", "guichet")
+KANNEL_PASSWORD = env_str("KANNEL_PASSWORD", "")
+KANNEL_FROM = env_str("KANNEL_FROM", "")
+KANNEL_SMSC = env_str("KANNEL_SMSC", "")
+# A generic HTTP provider (SMS_BACKEND=guichet.notifications.sms.HttpAggregatorSmsBackend).
+SMS_HTTP_URL = env_str("SMS_HTTP_URL", "")
+SMS_HTTP_TOKEN = env_str("SMS_HTTP_TOKEN", "")
+# Where the gateway reaches Guichet for delivery reports (default: GUICHET_PUBLIC_URL).
+SMS_CALLBACK_BASE_URL = env_str("SMS_CALLBACK_BASE_URL", "")
+# Shared secret the gateway adds to incoming-SMS calls (`?token=`); empty: not checked.
+SMS_INBOUND_TOKEN = env_str("SMS_INBOUND_TOKEN", "")
+USSD_TOKEN = env_str("USSD_TOKEN", "")
 
 # --- Guichet ----------------------------------------------------------------------------
 # Where `load_demo` reads the demo procedures from (the project's own copy).

@@ -27,16 +27,21 @@ class OutboxSms(models.Model):
 
 
 class Notification(models.Model):
-    """One message to one person about one event, written in the transaction of the event
-    and delivered after commit by a task (`tasks.deliver_notification`): an event that rolls
-    back sends nothing, and a delivery is attempted once per row."""
+    """One message to one person about one event: the transactional outbox. Written in the
+    transaction of the event and delivered after commit by a task
+    (`tasks.deliver_notification`): an event that rolls back sends nothing. Delivery is
+    keyed by the row's id: a row is handed to the gateway once; a failed attempt is
+    retried with backoff; the gateway's delivery reports move it on (`NotificationStatus`
+    keeps each step, shown to staff on the dossier)."""
 
     class Channel(models.TextChoices):
         SMS = "sms", "SMS"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "en attente d'envoi"
+        SENDING = "sending", "en cours d'envoi"
         SENT = "sent", "envoyé"
+        DELIVERED = "delivered", "reçu"
         FAILED = "failed", "échec"
 
     user = models.ForeignKey(
@@ -54,9 +59,56 @@ class Notification(models.Model):
     error = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    """When a queued row may be tried (again); NULL: at once."""
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["created_at", "pk"]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at", "id"],
+                condition=models.Q(status__in=["queued", "sending"]),
+                name="notification_pending",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.event} → {self.object_ref} ({self.status})"
+
+
+class NotificationStatus(models.Model):
+    """One step of a notification's life: queued, each attempt, sent, each delivery report."""
+
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="history")
+    status = models.CharField(max_length=10, choices=Notification.Status.choices)
+    detail = models.CharField(max_length=200, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+        verbose_name_plural = "notification statuses"
+
+    def __str__(self) -> str:
+        return f"{self.notification_id} {self.status} {self.detail}"
+
+
+class InboundSms(models.Model):
+    """Every SMS the gateway passes on (commands like STATUT), with what was answered."""
+
+    sender = models.CharField(max_length=20)
+    """E.164 when it parses, else as received."""
+    text = models.CharField(max_length=500)
+    reply = models.CharField(max_length=500, blank=True)
+    command = models.CharField(max_length=20, blank=True)
+    provider_id = models.CharField(max_length=100, blank=True)
+    """The gateway's message id: a retried delivery of the same SMS is recognised."""
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at", "-pk"]
+        indexes = [models.Index(fields=["sender", "received_at"], name="inbound_by_sender")]
+
+    def __str__(self) -> str:
+        return f"{self.received_at:%Y-%m-%d %H:%M} {self.sender} {self.command}"

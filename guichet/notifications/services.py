@@ -1,13 +1,58 @@
-"""Queue a notification with the event that causes it; deliver it after commit."""
+"""The outbox: queue a notification with the event that causes it; deliver it after commit,
+once per row, retrying with backoff; record what the gateway reports.
+
+A delivery moves a row `queued → sending` in its own transaction before calling the
+gateway, then `sending → sent` after. If the worker dies in between, the row stays
+`sending`: the gateway's first delivery report (Kannel sends one within a second of
+accepting) settles it; a row still `sending` after `STALE_SENDING` without any report is
+put back in the queue by `retry_due` — the one case where a message could go twice,
+traded against never losing one.
+"""
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from guichet.accounts.models import User
 from guichet.notifications import gsm7, sms
-from guichet.notifications.models import Notification
+from guichet.notifications.models import Notification, NotificationStatus
+
+log = logging.getLogger(__name__)
+
+Status = Notification.Status
+MAX_ATTEMPTS = 6
+BACKOFF = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10))
+"""Wait before attempt 2, 3, 4; then the last value again (at most MAX_ATTEMPTS in all)."""
+STALE_SENDING = timedelta(minutes=2)
+
+# Kannel's delivery report codes (dlr-mask=31 asks for all of them).
+DLR_DELIVERED, DLR_UNDELIVERED, DLR_QUEUED, DLR_ACK, DLR_REJECTED = 1, 2, 4, 8, 16
+DLR_STATUS = {
+    DLR_DELIVERED: Status.DELIVERED,
+    DLR_UNDELIVERED: Status.FAILED,
+    DLR_REJECTED: Status.FAILED,
+    DLR_QUEUED: Status.SENT,
+    DLR_ACK: Status.SENT,
+}
+DLR_TEXT = {
+    DLR_DELIVERED: "rapport : reçu par le téléphone",
+    DLR_UNDELIVERED: "rapport : non remis",
+    DLR_REJECTED: "rapport : refusé par l'opérateur",
+    DLR_QUEUED: "rapport : en attente chez l'opérateur",
+    DLR_ACK: "rapport : accepté par l'opérateur",
+}
+
+
+def _step(notification: Notification, status: str, detail: str = "") -> None:
+    NotificationStatus.objects.create(notification=notification, status=status, detail=detail)
 
 
 def notify(
@@ -26,29 +71,135 @@ def notify(
     notification = Notification.objects.create(
         user=user, event=event, object_ref=object_ref, to=to, text=text
     )
+    _step(notification, Status.QUEUED)
     transaction.on_commit(lambda: _enqueue(notification.pk))
     return notification
 
 
-def _enqueue(notification_id: int) -> None:
+def _enqueue(notification_id: int, run_after: datetime | None = None) -> None:
     from guichet.notifications.tasks import deliver_notification
 
-    deliver_notification.enqueue(notification_id=notification_id)
+    task = deliver_notification
+    if run_after is not None:
+        if not task.get_backend().supports_defer:
+            return  # `retry_due` (manage.py notifications_retry) will pick it up
+        task = task.using(run_after=run_after)
+    task.enqueue(notification_id=notification_id)
+
+
+def dlr_token(notification_id: int) -> str:
+    return salted_hmac("guichet.notifications.dlr", str(notification_id)).hexdigest()[:32]
+
+
+def callback_url(notification_id: int) -> str:
+    """Where the gateway reports on this message (Kannel replaces %d with the code)."""
+    base = (settings.SMS_CALLBACK_BASE_URL or settings.GUICHET_PUBLIC_URL).rstrip("/")
+    path = reverse("sms-dlr", args=[notification_id, dlr_token(notification_id)])
+    return f"{base}{path}?status=%d"
+
+
+def deliver(*, notification_id: int) -> str:
+    """Hand one queued notification to the gateway, at most once per attempt; returns
+    its status. Not atomic as a whole, on purpose (see the module's docstring)."""
+    now = timezone.now()
+    with transaction.atomic():
+        notification = Notification.objects.select_for_update().get(pk=notification_id)
+        if notification.status != Status.QUEUED:
+            return notification.status
+        if notification.next_attempt_at and notification.next_attempt_at > now:
+            return notification.status  # too early: a retry task will come
+        notification.status = Status.SENDING
+        notification.attempts += 1
+        notification.save(update_fields=["status", "attempts", "updated_at"])
+        _step(notification, Status.SENDING, f"tentative {notification.attempts}")
+    try:
+        provider_id = sms.get_backend().send(
+            to=notification.to,
+            text=notification.text,
+            reference=str(notification.pk),
+            callback_url=callback_url(notification.pk),
+        )
+    except Exception as exc:  # noqa: BLE001 - any gateway failure is recorded, then retried
+        log.warning("SMS %s attempt %s failed: %s", notification.pk, notification.attempts, exc)
+        return _failed_attempt(notification.pk, str(exc))
+    with transaction.atomic():
+        notification = Notification.objects.select_for_update().get(pk=notification_id)
+        notification.provider_id = provider_id[:100]
+        if notification.status == Status.SENDING:  # a report may have come first
+            notification.status = Status.SENT
+            notification.sent_at = timezone.now()
+        notification.save(update_fields=["provider_id", "status", "sent_at", "updated_at"])
+        _step(notification, Status.SENT, "remis à la passerelle")
+    return notification.status
+
+
+def _failed_attempt(notification_id: int, error: str) -> str:
+    with transaction.atomic():
+        notification = Notification.objects.select_for_update().get(pk=notification_id)
+        if notification.status != Status.SENDING:
+            return notification.status
+        notification.error = error[:200]
+        if notification.attempts >= MAX_ATTEMPTS:
+            notification.status = Status.FAILED
+            _step(notification, Status.FAILED, f"abandon après {notification.attempts} essais")
+        else:
+            wait = BACKOFF[min(notification.attempts, len(BACKOFF)) - 1]
+            notification.status = Status.QUEUED
+            notification.next_attempt_at = timezone.now() + wait
+            _step(notification, Status.QUEUED, f"échec, nouvel essai dans {wait}")
+            retry_at = notification.next_attempt_at
+            transaction.on_commit(lambda: _enqueue(notification_id, retry_at))
+        notification.save(update_fields=["status", "error", "next_attempt_at", "updated_at"])
+        return notification.status
 
 
 @transaction.atomic
-def deliver(*, notification_id: int) -> str:
-    """Hand one queued notification to its channel, at most once; returns its status."""
-    notification = Notification.objects.select_for_update().get(pk=notification_id)
-    if notification.status != Notification.Status.QUEUED:
-        return notification.status
-    try:
-        notification.provider_id = sms.send_sms(to=notification.to, text=notification.text)
-    except Exception as exc:  # noqa: BLE001 - any provider failure is recorded, not raised
-        notification.status = Notification.Status.FAILED
-        notification.error = str(exc)[:200]
-    else:
-        notification.status = Notification.Status.SENT
-        notification.sent_at = timezone.now()
-    notification.save(update_fields=["provider_id", "status", "error", "sent_at"])
-    return notification.status
+def record_delivery_report(*, notification_id: int, code: int) -> bool:
+    """Apply one gateway report; False when there is no such notification. A report
+    never moves a message back (a late "accepted" after "delivered" is only kept)."""
+    notification = Notification.objects.select_for_update().filter(pk=notification_id).first()
+    if notification is None:
+        return False
+    status = DLR_STATUS.get(code)
+    _step(notification, status or notification.status, DLR_TEXT.get(code, f"rapport {code}"))
+    if status is None:
+        return True
+    moves_on = {
+        Status.SENDING: {Status.SENT, Status.DELIVERED, Status.FAILED},
+        Status.SENT: {Status.DELIVERED, Status.FAILED},
+        Status.QUEUED: {Status.SENT, Status.DELIVERED, Status.FAILED},  # stale, then settled
+    }
+    if status in moves_on.get(Status(notification.status), set()):
+        notification.status = status
+        if status != Status.FAILED and notification.sent_at is None:
+            notification.sent_at = timezone.now()
+        notification.save(update_fields=["status", "sent_at", "updated_at"])
+    return True
+
+
+def retry_due(*, now: datetime | None = None) -> int:
+    """Enqueue every queued notification that is due (also after a worker or a server
+    was down), and put back in the queue those stuck `sending` with no report. Run every
+    minute (`manage.py notifications_retry`, started by `manage.py serve`)."""
+    now = now or timezone.now()
+    stale = Notification.objects.filter(status=Status.SENDING, updated_at__lt=now - STALE_SENDING)
+    requeued = []
+    for notification_id in stale.values_list("pk", flat=True):
+        with transaction.atomic():
+            notification = Notification.objects.select_for_update().get(pk=notification_id)
+            if notification.status != Status.SENDING:
+                continue
+            notification.status = Status.QUEUED
+            notification.next_attempt_at = None
+            notification.save(update_fields=["status", "next_attempt_at", "updated_at"])
+            _step(notification, Status.QUEUED, "sans nouvelles de la passerelle : nouvel essai")
+            requeued.append(notification_id)
+    due = Notification.objects.filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+        status=Status.QUEUED,
+        updated_at__lt=now - timedelta(seconds=30),  # not one just written, whose task comes
+    )
+    ids = requeued + list(due.order_by("pk").values_list("pk", flat=True)[:1000])
+    for notification_id in ids:
+        _enqueue(notification_id)
+    return len(ids)

@@ -225,7 +225,9 @@ def _render_dossier(
             "timeline": dossier.changes.select_related("actor"),
             "thread": dossier.messages.select_related("attachment"),
             "notes": dossier.annotations.select_related("author") if can_review else [],
-            "notifications": Notification.objects.filter(object_ref=dossier.reference),
+            "notifications": Notification.objects.filter(
+                object_ref=dossier.reference
+            ).prefetch_related("history"),
             "documents": dossier.documents.all(),
             "info_request": dossier_services.open_information_request(dossier),
             "actions": _actions(dossier, user, rights) if can_review else [],

@@ -1,7 +1,8 @@
 """Start the web server and the background worker together (what `make run` calls).
 
-The worker is a child process: stopping the server (Ctrl-C) stops it too, so a
-developer never keeps an orphan worker writing to the database.
+The worker (and the notification retrier) are child processes: stopping the server
+(Ctrl-C) stops them too, so a developer never keeps an orphan worker writing to the
+database.
 """
 
 from __future__ import annotations
@@ -30,9 +31,12 @@ class Command(BaseCommand):
         self.check(databases=["default"])  # e.g. a signing key whose private half is missing
         manage = str(settings.BASE_DIR / "manage.py")
         worker = subprocess.Popen([sys.executable, manage, "db_worker"])
+        # Retries of notifications that failed or were stuck (a gateway or worker down).
+        retrier = subprocess.Popen([sys.executable, manage, "notifications_retry", "--every", "60"])
         self.stdout.write(f"Travailleur de tâches démarré (pid {worker.pid}).")
         try:
             call_command("runserver", f"{options['host']}:{options['port']}", use_reloader=False)
         finally:
-            worker.terminate()
-            worker.wait(timeout=10)
+            for child in (worker, retrier):
+                child.terminate()
+                child.wait(timeout=10)

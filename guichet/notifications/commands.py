@@ -1,0 +1,111 @@
+"""SMS commands a citizen sends to the service number: `STATUT <référence>` and `AIDE`.
+
+Tolerant of case, accents, spaces and synonyms (`suivi`, `status`, `État`…). Only the
+number on the dossier gets its state; any other number gets the same neutral answer as
+for an unknown reference, so an SMS reveals nothing, not even that a dossier exists.
+Every incoming SMS is logged with its answer (`InboundSms`); a number that sends too many
+gets no answer for a while (each answer costs the administration an SMS). Answers fit one
+GSM-7 SMS and hold nothing personal but the reference and the state.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from django.db import transaction
+
+from guichet.catalog.search import fold
+from guichet.core.ratelimit import Limit, RateLimited, consume
+from guichet.dossiers.models import Dossier, DossierStatus
+from guichet.dossiers.references import parse_reference
+from guichet.notifications import gsm7
+from guichet.notifications.models import InboundSms
+
+MESSAGES_PER_NUMBER = Limit("sms.inbound.number", 10, timedelta(hours=1))
+
+STATUS_WORDS = {"STATUT", "STATUS", "SUIVI", "SUIVRE", "ETAT", "DOSSIER"}
+HELP_WORDS = {"AIDE", "HELP", "INFO", "MENU", "?"}
+
+NEXT_STEP = {
+    DossierStatus.SUBMITTED: "Le service va l'examiner.",
+    DossierStatus.IN_REVIEW: "Le service l'examine.",
+    DossierStatus.INFO_REQUESTED: "Complétez-le dans Mes démarches.",
+    DossierStatus.ACCEPTED: "Votre document est dans Mes démarches.",
+    DossierStatus.REJECTED: "La raison est dans Mes démarches.",
+    DossierStatus.CLOSED: "La raison est dans Mes démarches.",
+}
+
+HELP = (
+    "Guichet : pour savoir où en est votre dossier, envoyez STATUT et sa référence, "
+    "ex. STATUT ML-7K3Q-9DXC. AIDE : cette aide."
+)
+ASK_REFERENCE = "Guichet : envoyez STATUT et la référence du dossier, ex. STATUT ML-7K3Q-9DXC."
+NOT_FOUND = (
+    "Guichet : aucun dossier à ce numéro avec cette référence. Vérifiez-la, ou écrivez "
+    "depuis le numéro donné dans le dossier."
+)
+
+
+def sender_number(raw: str) -> str:
+    """E.164 from what the gateway passes (`+22370123456`, `22370123456`, `0022370…`)."""
+    digits = re.sub(r"[^\d+]", "", raw)
+    if digits.startswith("00"):
+        digits = "+" + digits[2:]
+    if digits and not digits.startswith("+"):
+        digits = "+" + digits
+    return digits[:20]
+
+
+def status_text(dossier: Dossier) -> str:
+    """The state and the next step, one GSM-7 SMS, nothing personal."""
+    state = dossier.get_status_display()
+    step = NEXT_STEP.get(DossierStatus(dossier.status), "")
+    return f"Guichet : dossier {dossier.reference} : {state}. {step}".strip()
+
+
+def answer(sender: str, text: str) -> tuple[str, str]:
+    """(command, reply) for one SMS from `sender` (E.164)."""
+    words = fold(text).upper().replace(":", " ").split()
+    if not words:
+        return "vide", HELP
+    keyword, rest = words[0], words[1:]
+    if keyword in HELP_WORDS:
+        return "aide", HELP
+    if keyword not in STATUS_WORDS:
+        return "inconnue", HELP
+    if not rest:
+        return "statut", ASK_REFERENCE
+    reference = parse_reference("".join(rest))
+    dossier = (
+        Dossier.objects.filter(reference=reference, applicant__phone=sender)
+        .exclude(status=DossierStatus.DRAFT)
+        .first()
+        if reference
+        else None
+    )
+    return "statut", status_text(dossier) if dossier else NOT_FOUND
+
+
+def handle(*, sender: str, text: str, provider_id: str = "") -> str:
+    """Log an incoming SMS and return the reply ("" for none)."""
+    number = sender_number(sender)
+    text = text[:500]
+    if provider_id:
+        earlier = InboundSms.objects.filter(sender=number, provider_id=provider_id).first()
+        if earlier is not None:  # the gateway retried the same SMS: same answer, once more
+            return earlier.reply
+    try:
+        consume([(MESSAGES_PER_NUMBER, number)])
+    except RateLimited:
+        InboundSms.objects.create(
+            sender=number, text=text, command="limite", provider_id=provider_id[:100]
+        )
+        return ""
+    command, reply = answer(number, text)
+    assert gsm7.fits_one_sms(reply), reply
+    with transaction.atomic():
+        InboundSms.objects.create(
+            sender=number, text=text, reply=reply, command=command, provider_id=provider_id[:100]
+        )
+    return reply
