@@ -219,6 +219,8 @@ SMS_CALLBACK_BASE_URL = env_str("SMS_CALLBACK_BASE_URL", "")
 # Shared secret the gateway adds to incoming-SMS calls (`?token=`); empty: not checked.
 SMS_INBOUND_TOKEN = env_str("SMS_INBOUND_TOKEN", "")
 USSD_TOKEN = env_str("USSD_TOKEN", "")
+# A notification handed to the gateway with no news after this long is tried again.
+NOTIFICATION_STALE_SECONDS = env_int("NOTIFICATION_STALE_SECONDS", 120, minimum=1)
 
 # --- Guichet ----------------------------------------------------------------------------
 # Where `load_demo` reads the demo procedures from (the project's own copy).

@@ -4,7 +4,7 @@ once per row, retrying with backoff; record what the gateway reports.
 A delivery moves a row `queued → sending` in its own transaction before calling the
 gateway, then `sending → sent` after. If the worker dies in between, the row stays
 `sending`: the gateway's first delivery report (Kannel sends one within a second of
-accepting) settles it; a row still `sending` after `STALE_SENDING` without any report is
+accepting) settles it; a row still `sending` after `stale_sending()` without any report is
 put back in the queue by `retry_due` — the one case where a message could go twice,
 traded against never losing one.
 """
@@ -31,7 +31,11 @@ Status = Notification.Status
 MAX_ATTEMPTS = 6
 BACKOFF = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10))
 """Wait before attempt 2, 3, 4; then the last value again (at most MAX_ATTEMPTS in all)."""
-STALE_SENDING = timedelta(minutes=2)
+
+def stale_sending() -> timedelta:
+    """How long a row may stay `sending` with no news before it is queued again."""
+    return timedelta(seconds=settings.NOTIFICATION_STALE_SECONDS)
+
 
 # Kannel's delivery report codes (dlr-mask=31 asks for all of them).
 DLR_DELIVERED, DLR_UNDELIVERED, DLR_QUEUED, DLR_ACK, DLR_REJECTED = 1, 2, 4, 8, 16
@@ -182,7 +186,9 @@ def retry_due(*, now: datetime | None = None) -> int:
     was down), and put back in the queue those stuck `sending` with no report. Run every
     minute (`manage.py notifications_retry`, started by `manage.py serve`)."""
     now = now or timezone.now()
-    stale = Notification.objects.filter(status=Status.SENDING, updated_at__lt=now - STALE_SENDING)
+    stale = Notification.objects.filter(
+        status=Status.SENDING, updated_at__lt=now - stale_sending()
+    )
     requeued = []
     for notification_id in stale.values_list("pk", flat=True):
         with transaction.atomic():
