@@ -595,6 +595,30 @@ def document_lines(d: dict[str, Any]) -> list[str]:
     ]
 
 
+def sms_lines(figures: dict[str, Any]) -> list[str]:
+    """bench/outbox.py and bench/ussd.py (in-process, demo database)."""
+    outbox, ussd = figures["outbox"], figures["ussd"]
+    lines = []
+    if outbox.get("available"):
+        lines.append(
+            f"- Outbox through Kannel (`bench/outbox.py`): {outbox['kannel_per_s']:.0f} "
+            "notifications/s, each written in its own transaction, then handed after commit "
+            "to a real Kannel's `sendsms` (bearerbox, smsbox, fake SMSC on loopback) by the "
+            f"delivery task, one after the other; {outbox['sent']} of "
+            f"{outbox['messages'] // 2} accepted. The same loop with the development outbox "
+            f"(a table instead of the HTTP call): {outbox['outbox_per_s']:.0f}/s, so the "
+            f"gateway call is ×{outbox['outbox_per_s'] / outbox['kannel_per_s']:.0f} the rest."
+        )
+    else:
+        lines.append(f"- Outbox through Kannel: not measured ({outbox.get('note')}).")
+    lines.append(
+        f"- USSD (`bench/ussd.py`, {ussd['requests']} callbacks of whole sessions, "
+        f"in-process): p50 {ussd['p50_ms']:.1f} ms, **p95 {ussd['p95_ms']:.1f} ms** "
+        f"(target ≤ 200 ms); longest screen {ussd['max_screen_chars']} characters (≤ 182)."
+    )
+    return lines
+
+
 def write_report(
     path: Path,
     *,
@@ -603,6 +627,7 @@ def write_report(
     submitted: list[submissions.BackendResult],
     back_office: list[backoffice.BackendResult],
     documents: dict[str, Any],
+    sms_figures: dict[str, Any],
     search: SearchResult,
     runs: int,
     chromium: str,
@@ -666,6 +691,10 @@ def write_report(
         "## Issued documents",
         "",
         *document_lines(documents),
+        "",
+        "## SMS outbox and USSD",
+        "",
+        *sms_lines(sms_figures),
         "",
         "## Catalog search (in-process, no browser)",
         "",
@@ -775,6 +804,15 @@ def main() -> int:
                 serve=_serving,
                 free_port=_free_port,
             )
+        print("Outbox through Kannel, USSD ...", flush=True)
+        sms_figures = {
+            "outbox": json.loads(
+                submissions.run_python(["bench/outbox.py"], dev, timeout=600).splitlines()[-1]
+            ),
+            "ussd": json.loads(
+                submissions.run_python(["bench/ussd.py"], dev, timeout=600).splitlines()[-1]
+            ),
+        }
         print("Issued documents ...", flush=True)
         documents = json.loads(
             submissions.run_python(["bench/documents.py"], dev, timeout=600).splitlines()[-1]
@@ -786,6 +824,10 @@ def main() -> int:
     problems += [p for r in submitted for p in r.problems()]
     if documents["pdf_bytes_max"] > 60 * 1024:
         problems.append(f"an issued document weighs {documents['pdf_bytes_max']} bytes (> 60 KB)")
+    if sms_figures["ussd"]["p95_ms"] > 200:
+        problems.append(f"USSD p95 {sms_figures['ussd']['p95_ms']:.0f} ms (> 200 ms)")
+    if sms_figures["ussd"]["max_screen_chars"] > 182:
+        problems.append("a USSD screen is longer than 182 characters")
     for key in ("link_page_bytes", "form_page_bytes"):
         if documents[key] > BUDGET_BYTES:
             problems.append(f"verification page {key}: {documents[key]} bytes (> {BUDGET_BYTES})")
@@ -807,6 +849,7 @@ def main() -> int:
         submitted=submitted,
         back_office=back_office,
         documents=documents,
+        sms_figures=sms_figures,
         search=search,
         runs=runs,
         chromium=chromium,

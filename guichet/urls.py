@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django_otp.admin import OTPAdminSite
 
-from guichet.web import sms_views, verifier_views, views
+from guichet.web import sms_views, ussd_views, verifier_views, views
 
 # The admin asks for the second factor too: its sign-in form takes the app's code, and a
 # session that did not give it is refused as if it were not staff. The class of the
@@ -18,13 +18,14 @@ urlpatterns = [
     # What a document's QR code holds (codes.code_url): short, upper case, no language.
     path("V/<str:code>", verifier_views.verify_link, name="verify-link"),
     path("v/<str:code>", verifier_views.verify_link, name="verify-link-lower"),
-    # Called by the SMS gateway (Kannel), never by a browser.
+    # Called by the SMS gateway (Kannel) and the USSD aggregator, never by a browser.
     path("passerelle/sms/entrant/", sms_views.incoming, name="sms-incoming"),
     path(
         "passerelle/sms/dlr/<int:notification_id>/<str:token>/",
         sms_views.delivery_report,
         name="sms-dlr",
     ),
+    path("passerelle/ussd/", ussd_views.callback, name="ussd"),
     *i18n_patterns(
         path("", include("guichet.web.urls")),
         path("", include("guichet.web.accounts_urls")),

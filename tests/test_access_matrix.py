@@ -104,6 +104,7 @@ EXPECTED: dict[str, list[Case]] = {
     # Called by the SMS gateway: no sender → 400, a report address not signed → 404.
     "sms-incoming": [Case("/passerelle/sms/entrant/", everyone(400))],
     "sms-dlr": [Case("/passerelle/sms/dlr/1/0000/?status=1", everyone(404))],
+    "ussd": [Case("/passerelle/ussd/", everyone(405))],  # the aggregator POSTs
     "verifier:keys": [Case("/verifier/cles/", everyone())],
     "verifier:keys-json": [Case("/verifier/cles.json", everyone())],
     "verifier:offline": [Case("/verifier/hors-ligne.html", everyone())],

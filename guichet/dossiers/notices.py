@@ -56,6 +56,24 @@ STATUS_EVENTS = {
 }
 
 
+NEXT_STEP = {
+    DossierStatus.SUBMITTED: "Le service l'instruit.",
+    DossierStatus.IN_REVIEW: "Le service l'instruit.",
+    DossierStatus.INFO_REQUESTED: "Complétez-le dans Mes démarches.",
+    DossierStatus.ACCEPTED: "Les détails sont dans Mes démarches.",
+    DossierStatus.REJECTED: "La raison est dans Mes démarches.",
+    DossierStatus.CLOSED: "La raison est dans Mes démarches.",
+}
+DOCUMENT_READY = "Votre document est dans Mes démarches."
+
+
+def state_text(dossier: Dossier, *, has_document: bool) -> str:
+    """Where a dossier stands and what comes next, for an SMS or a USSD screen (GSM-7,
+    nothing personal). `has_document`: an acceptance document stands for it."""
+    step = DOCUMENT_READY if has_document else NEXT_STEP[DossierStatus(dossier.status)]
+    return f"Dossier {dossier.reference} : {dossier.get_status_display()}. {step}"
+
+
 def text(event: str, reference: str) -> str:
     # The applicant's language is not stored yet (the notifications issue adds it): French.
     with translation.override(settings.LANGUAGE_CODE):

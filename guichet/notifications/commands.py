@@ -17,6 +17,8 @@ from django.db import transaction
 
 from guichet.catalog.search import fold
 from guichet.core.ratelimit import Limit, RateLimited, consume
+from guichet.documents.models import IssuedDocument
+from guichet.dossiers import notices
 from guichet.dossiers.models import Dossier, DossierStatus
 from guichet.dossiers.references import parse_reference
 from guichet.notifications import gsm7
@@ -26,15 +28,6 @@ MESSAGES_PER_NUMBER = Limit("sms.inbound.number", 10, timedelta(hours=1))
 
 STATUS_WORDS = {"STATUT", "STATUS", "SUIVI", "SUIVRE", "ETAT", "DOSSIER"}
 HELP_WORDS = {"AIDE", "HELP", "INFO", "MENU", "?"}
-
-NEXT_STEP = {
-    DossierStatus.SUBMITTED: "Le service va l'examiner.",
-    DossierStatus.IN_REVIEW: "Le service l'examine.",
-    DossierStatus.INFO_REQUESTED: "Complétez-le dans Mes démarches.",
-    DossierStatus.ACCEPTED: "Votre document est dans Mes démarches.",
-    DossierStatus.REJECTED: "La raison est dans Mes démarches.",
-    DossierStatus.CLOSED: "La raison est dans Mes démarches.",
-}
 
 HELP = (
     "Guichet : pour savoir où en est votre dossier, envoyez STATUT et sa référence, "
@@ -59,9 +52,10 @@ def sender_number(raw: str) -> str:
 
 def status_text(dossier: Dossier) -> str:
     """The state and the next step, one GSM-7 SMS, nothing personal."""
-    state = dossier.get_status_display()
-    step = NEXT_STEP.get(DossierStatus(dossier.status), "")
-    return f"Guichet : dossier {dossier.reference} : {state}. {step}".strip()
+    has_document = dossier.documents.filter(
+        kind=IssuedDocument.Kind.ACCEPTANCE, revoked_at__isnull=True
+    ).exists()
+    return f"Guichet : {notices.state_text(dossier, has_document=has_document)}"
 
 
 def answer(sender: str, text: str) -> tuple[str, str]:

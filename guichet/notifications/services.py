@@ -32,6 +32,7 @@ MAX_ATTEMPTS = 6
 BACKOFF = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10))
 """Wait before attempt 2, 3, 4; then the last value again (at most MAX_ATTEMPTS in all)."""
 
+
 def stale_sending() -> timedelta:
     """How long a row may stay `sending` with no news before it is queued again."""
     return timedelta(seconds=settings.NOTIFICATION_STALE_SECONDS)
@@ -186,9 +187,7 @@ def retry_due(*, now: datetime | None = None) -> int:
     was down), and put back in the queue those stuck `sending` with no report. Run every
     minute (`manage.py notifications_retry`, started by `manage.py serve`)."""
     now = now or timezone.now()
-    stale = Notification.objects.filter(
-        status=Status.SENDING, updated_at__lt=now - stale_sending()
-    )
+    stale = Notification.objects.filter(status=Status.SENDING, updated_at__lt=now - stale_sending())
     requeued = []
     for notification_id in stale.values_list("pk", flat=True):
         with transaction.atomic():

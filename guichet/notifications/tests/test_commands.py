@@ -33,7 +33,7 @@ def test_status_by_sms_from_the_dossier_number_in_any_spelling(client, submitted
     words = {"ref": ref, "compact": ref.replace("-", ""), "lower": ref.lower()}
     words["spaced"] = ref.replace("-", " ")
     reply = sms(client, "22370123456", text.format(**words))  # Kannel's %p: no "+"
-    assert reply == f"Guichet : dossier {ref} : Déposé. Le service va l'examiner."
+    assert reply == f"Guichet : Dossier {ref} : Déposé. Le service l'instruit."
 
 
 def test_another_number_learns_nothing(client, submitted_dossier):
@@ -79,5 +79,5 @@ def test_each_state_is_told_in_one_gsm7_sms(client, submitted_dossier, status):
     dossier, _ = submitted_dossier
     type(dossier).objects.filter(pk=dossier.pk).update(status=status)
     reply = sms(client, "+22370123456", f"STATUT {dossier.reference}")
-    assert reply.startswith(f"Guichet : dossier {dossier.reference} : ")
+    assert reply.startswith(f"Guichet : Dossier {dossier.reference} : ")
     assert "Traoré" not in reply and "Awa" not in reply

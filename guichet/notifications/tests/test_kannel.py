@@ -22,7 +22,6 @@ import json
 import os
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -34,45 +33,23 @@ from pathlib import Path
 
 import pytest
 
+from guichet.notifications.tests.gateway import (
+    BEARERBOX,
+    DEMO_PHONE,
+    FAKESMSC,
+    GOT,
+    INBOUND_TOKEN,
+    ROOT,
+    SENDSMS_PASSWORD,
+    SHORT_CODE,
+    SMSBOX,
+    free_port,
+    kannel_conf,
+    wait_for_port,
+    wait_until,
+)
+
 pytestmark = pytest.mark.kannel
-
-ROOT = Path(__file__).resolve().parents[3]
-BEARERBOX = Path("/usr/sbin/bearerbox")
-SMSBOX = Path("/usr/sbin/smsbox")
-FAKESMSC = Path("/usr/lib/kannel/test/fakesmsc")
-SHORT_CODE = "36123"
-DEMO_PHONE = "22370000001"  # the demo citizen (load_demo), as the operator passes it
-GOT = re.compile(r"Got message \d+: <(\S+) (\S+) text (.*)>$")
-TIMEOUT = 60.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"{process.args!r} stopped:\n{log.read_text()[-3000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"nothing listens on {port}:\n{log.read_text()[-3000:]}")
-
-
-def _wait_until(predicate, what: str, timeout: float = TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @dataclass
@@ -140,48 +117,6 @@ class Stack:
         )
 
 
-def _kannel_conf(tmp: Path, ports: dict[str, int], web: str) -> Path:
-    conf = tmp / "kannel.conf"
-    conf.write_text(
-        f"""group = core
-admin-port = {ports["admin"]}
-admin-password = admin-{ports["admin"]}
-smsbox-port = {ports["smsbox"]}
-log-level = 1
-log-file = "{tmp}/bearerbox-core.log"
-box-allow-ip = 127.0.0.1
-dlr-storage = internal
-
-group = smsc
-smsc = fake
-smsc-id = fake
-port = {ports["fake"]}
-connect-allow-ip = 127.0.0.1
-
-group = smsbox
-bearerbox-host = 127.0.0.1
-bearerbox-port = {ports["smsbox"]}
-sendsms-port = {ports["sendsms"]}
-log-level = 1
-log-file = "{tmp}/smsbox-core.log"
-
-group = sendsms-user
-username = guichet
-password = kannel-test-password
-default-sender = {SHORT_CODE}
-
-group = sms-service
-keyword = default
-catch-all = yes
-max-messages = 1
-omit-empty = yes
-get-url = "{web}/passerelle/sms/entrant/?token=gw-secret&from=%p&text=%a&id=%I"
-""",
-        encoding="utf-8",
-    )
-    return conf
-
-
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
     missing = [p for p in (BEARERBOX, SMSBOX, FAKESMSC) if not p.exists()]
@@ -190,7 +125,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         if os.environ.get("CI") == "true":
             pytest.fail(f"{message}; CI must run the Kannel tests.")
         pytest.skip(message)
-    ports = {name: _free_port() for name in ("web", "admin", "smsbox", "fake", "sendsms")}
+    ports = {name: free_port() for name in ("web", "admin", "smsbox", "fake", "sendsms")}
     web = f"http://127.0.0.1:{ports['web']}"
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PYTEST_CURRENT_TEST")}
     env.update(
@@ -199,10 +134,10 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         TASKS_BACKEND="django_tasks_db.DatabaseBackend",
         SMS_BACKEND="guichet.notifications.sms.KannelSmsBackend",
         KANNEL_SENDSMS_URL=f"http://127.0.0.1:{ports['sendsms']}/cgi-bin/sendsms",
-        KANNEL_PASSWORD="kannel-test-password",
+        KANNEL_PASSWORD=SENDSMS_PASSWORD,
         KANNEL_FROM=SHORT_CODE,
         SMS_CALLBACK_BASE_URL=web,
-        SMS_INBOUND_TOKEN="gw-secret",
+        SMS_INBOUND_TOKEN=INBOUND_TOKEN,
         NOTIFICATION_STALE_SECONDS="3",
         ALLOWED_HOSTS="127.0.0.1",
     )
@@ -217,17 +152,17 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
             cwd=ROOT,
             env=env,
         )  # fmt: skip
-        _wait_for_port(ports["web"], server, stack.logs["web"])
-        conf = _kannel_conf(tmp_path, ports, web)
+        wait_for_port(ports["web"], server, stack.logs["web"])
+        conf = kannel_conf(tmp_path, ports, web)
         bearerbox = stack.start("bearerbox", [str(BEARERBOX), str(conf)])
-        _wait_for_port(ports["fake"], bearerbox, stack.logs["bearerbox"])
+        wait_for_port(ports["fake"], bearerbox, stack.logs["bearerbox"])
         phone = stack.start(
             "fakesmsc",
             [str(FAKESMSC), "-H", "127.0.0.1", "-r", str(ports["fake"]), "-i", "0.01"],
             stdin=subprocess.PIPE,
         )
         smsbox = stack.start("smsbox", [str(SMSBOX), str(conf)])
-        _wait_for_port(ports["sendsms"], smsbox, stack.logs["smsbox"])
+        wait_for_port(ports["sendsms"], smsbox, stack.logs["smsbox"])
         assert phone.poll() is None, stack.logs["fakesmsc"].read_text()
         yield stack
     finally:
@@ -263,7 +198,7 @@ def test_receipts_reach_the_phone_once_with_a_report_and_statut_answers_only_the
     def receipts() -> list[tuple[str, str]]:
         return [r for r in stack.received() if "bien déposé" in r[1]]
 
-    _wait_until(lambda: len(receipts()) >= 3, "the three receipts on the fake SMSC")
+    wait_until(lambda: len(receipts()) >= 3, "the three receipts on the fake SMSC")
     time.sleep(1)  # a fourth would be a duplicate
     got = receipts()
     assert Counter(ref for ref in references for _, text in got if ref in text) == Counter(
@@ -274,18 +209,18 @@ def test_receipts_reach_the_phone_once_with_a_report_and_statut_answers_only_the
     def all_delivered() -> bool:
         return all(v[0] == "delivered" for v in _statuses(stack).values())
 
-    _wait_until(all_delivered, "the delivery reports")
+    wait_until(all_delivered, "the delivery reports")
     history = next(iter(_statuses(stack).values()))
     assert "remis à la passerelle" in history and "rapport : reçu par le téléphone" in history
 
     before = len(stack.received())
     stack.phone_sends(DEMO_PHONE, f"statut {references[0].lower()}")
-    reply = _wait_until(lambda: stack.received()[before:], "the answer to STATUT")
-    assert reply == [(DEMO_PHONE, f"Guichet : dossier {references[0]} : Déposé. "
-                                  "Le service va l'examiner.")]  # fmt: skip
+    reply = wait_until(lambda: stack.received()[before:], "the answer to STATUT")
+    assert reply == [(DEMO_PHONE, f"Guichet : Dossier {references[0]} : Déposé. "
+                                  "Le service l'instruit.")]  # fmt: skip
     before = len(stack.received())
     stack.phone_sends("22370999999", f"STATUT {references[0]}")
-    reply = _wait_until(lambda: stack.received()[before:], "the answer to a stranger")
+    reply = wait_until(lambda: stack.received()[before:], "the answer to a stranger")
     assert reply[0][0] == "22370999999" and references[0] not in reply[0][1]
     assert "aucun dossier" in reply[0][1]
 
@@ -320,7 +255,8 @@ def test_killing_the_worker_mid_delivery_loses_and_doubles_nothing(stack: Stack)
     killed_at = []
     for round_ in range(2):
         stack.start_worker()
-        _wait_until(lambda r=round_: _handled(stack) >= 20 + 40 * r, "the worker at work")
+        wanted = 20 + 40 * round_
+        wait_until(lambda: _handled(stack) >= wanted, "the worker at work")  # noqa: B023
         stack.stop("worker", signal.SIGKILL)  # no cleanup: its task stays "running"
         killed_at.append(_handled(stack))
     assert all(n < count for n in killed_at), f"killed too late to test anything: {killed_at}"
@@ -331,7 +267,7 @@ def test_killing_the_worker_mid_delivery_loses_and_doubles_nothing(stack: Stack)
         cwd=ROOT,
         env=stack.env,
     )
-    _wait_until(lambda: len(set(delivered_to_phone())) >= count, "every message", timeout=120)
+    wait_until(lambda: len(set(delivered_to_phone())) >= count, "every message", timeout=120)
     time.sleep(5)  # longer than NOTIFICATION_STALE_SECONDS: a duplicate would show now
     texts = Counter(delivered_to_phone())
     assert len(texts) == count and set(texts.values()) == {1}, texts
