@@ -202,6 +202,18 @@ X_FRAME_OPTIONS = "DENY"
 TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0, minimum=0)
 
 # --- Notifications ----------------------------------------------------------------------
+# Email notices (for citizens who gave an address): SMTP in production
+# (EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend with EMAIL_HOST…); by default
+# each message is a file in var/mail/ (development: nothing leaves the machine).
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+EMAIL_FILE_PATH = DATA_DIR / "mail"
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Guichet <ne-pas-repondre@localhost>")
 # Dotted path of the SMS backend; the default keeps messages in a table (development).
 SMS_BACKEND = env_str("SMS_BACKEND", "guichet.notifications.sms.OutboxSmsBackend")
 # Kannel (SMS_BACKEND=guichet.notifications.sms.KannelSmsBackend): its sendsms address and

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from guichet.accounts.phones import PhoneError, allowed_countries, country_choices, parse_mobile
@@ -64,3 +65,14 @@ class ProfileForm(forms.Form):
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
         error_messages={"invalid": _("Adresse e-mail invalide, ex. awa.traore@exemple.ml.")},
     )
+    notify_by_sms = forms.BooleanField(
+        label=_("Recevoir les avis par SMS"),
+        help_text=_(
+            "Les demandes de complément et les décisions vous sont toujours envoyées par SMS."
+        ),
+        required=False,
+    )
+    notify_by_email = forms.BooleanField(
+        label=_("Recevoir aussi les avis par e-mail"), required=False
+    )
+    language = forms.ChoiceField(label=_("Langue des avis"), choices=settings.LANGUAGES)

@@ -30,6 +30,13 @@ class User(AbstractUser):
     )
     """E.164 (`+22370123456`); NULL for staff accounts without a number."""
     display_name = models.CharField("nom affiché", max_length=150, blank=True)
+    # How the person wants to be told (notifications.services.notify). Sign-in codes and
+    # the notices the law requires (a request for more, a decision) ignore `notify_by_sms`.
+    notify_by_sms = models.BooleanField("avis par SMS", default=True)
+    notify_by_email = models.BooleanField("avis par e-mail", default=True)
+    """Only when an email address is given."""
+    language = models.CharField("langue des avis", max_length=8, default="fr")
+    """A code of settings.LANGUAGES; texts without a translation go in French."""
 
 
 class SignInCode(models.Model):

@@ -214,20 +214,32 @@ def delete_expired_codes(*, older_than: timedelta = timedelta(days=1)) -> int:
     return deleted
 
 
+PROFILE_FIELDS = ("display_name", "email", "notify_by_sms", "notify_by_email", "language")
+
+
 @transaction.atomic
-def update_profile(*, user: User, display_name: str, email: str) -> User:
-    """What the citizen chooses to add: a name for receipts, an email for notices. Both
-    optional; the mobile number stays the identity."""
-    changed = sorted(
-        name
-        for name, old, new in [
-            ("display_name", user.display_name, display_name),
-            ("email", user.email, email),
-        ]
-        if old != new
-    )
-    user.display_name, user.email = display_name, email
-    user.save(update_fields=["display_name", "email"])
+def update_profile(
+    *,
+    user: User,
+    display_name: str,
+    email: str,
+    notify_by_sms: bool = True,
+    notify_by_email: bool = True,
+    language: str = "fr",
+) -> User:
+    """What the citizen chooses: a name for receipts, an email for notices, which channels
+    and which language. All optional; the mobile number stays the identity."""
+    new = {
+        "display_name": display_name,
+        "email": email,
+        "notify_by_sms": notify_by_sms,
+        "notify_by_email": notify_by_email,
+        "language": language,
+    }
+    changed = sorted(name for name in PROFILE_FIELDS if getattr(user, name) != new[name])
+    for name in PROFILE_FIELDS:
+        setattr(user, name, new[name])
+    user.save(update_fields=list(PROFILE_FIELDS))
     if changed:
         # Which fields changed, never their values: the audit log keeps no more than needed.
         audit.record("account.profile_updated", obj=user, actor=user, data={"fields": changed})

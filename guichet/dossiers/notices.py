@@ -74,9 +74,9 @@ def state_text(dossier: Dossier, *, has_document: bool) -> str:
     return f"Dossier {dossier.reference} : {dossier.get_status_display()}. {step}"
 
 
-def text(event: str, reference: str) -> str:
-    # The applicant's language is not stored yet (the notifications issue adds it): French.
-    with translation.override(settings.LANGUAGE_CODE):
+def text(event: str, reference: str, language: str = "") -> str:
+    """The notice in the person's language (French where it has no translation yet)."""
+    with translation.override(language or settings.LANGUAGE_CODE):
         return _texts()[event] % {"ref": reference}
 
 
@@ -86,5 +86,5 @@ def tell_applicant(dossier: Dossier, event: str) -> None:
         user=dossier.applicant,
         event=event,
         object_ref=dossier.reference,
-        text=text(event, dossier.reference),
+        text=text(event, dossier.reference, dossier.applicant.language),
     )

@@ -36,6 +36,7 @@ class Notification(models.Model):
 
     class Channel(models.TextChoices):
         SMS = "sms", "SMS"
+        EMAIL = "email", "e-mail"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "en attente d'envoi"
@@ -50,6 +51,8 @@ class Notification(models.Model):
     event = models.CharField(max_length=40)
     """What happened, e.g. `dossier.accepted`."""
     object_ref = models.CharField(max_length=40, db_index=True)
+    subject = models.CharField(max_length=200, blank=True)
+    """Emails only."""
     """The dossier reference the message is about: staff see the history on the dossier."""
     channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.SMS)
     to = models.CharField(max_length=254)

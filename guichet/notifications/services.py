@@ -15,6 +15,7 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
@@ -60,21 +61,60 @@ def _step(notification: Notification, status: str, detail: str = "") -> None:
     NotificationStatus.objects.create(notification=notification, status=status, detail=detail)
 
 
+MANDATORY_EVENTS = frozenset(
+    {
+        "dossier.info_requested",
+        "dossier.accepted",
+        "dossier.accepted_document",
+        "dossier.rejected",
+        "dossier.closed_without_decision",
+    }
+)
+"""Notices the law requires to reach the person (a deadline runs, a decision is taken):
+sent by SMS even to someone who turned SMS notices off."""
+
+
 def notify(
     *, user: User | None, event: str, object_ref: str, text: str, to: str = ""
 ) -> Notification | None:
-    """Write the notification in the caller's transaction; None when the person has no
-    channel (no mobile number). `to` (E.164) sends to a number with no account, or another
-    number than the account's (a USSD caller). SMS texts must fit one GSM-7 message
-    (checked here, so a template that grows too long fails in the tests, not in a
-    citizen's phone)."""
-    to = to or (user.phone if user is not None and user.phone else "")
-    if not to:
-        return None
+    """Write the notification(s) in the caller's transaction, by the person's channels:
+    SMS (unless turned off, and always for MANDATORY_EVENTS) and email (when they gave an
+    address and did not turn it off). Returns the SMS one, or None when there is none.
+    `to` (E.164) sends to a number with no account, or another number than the account's
+    (a USSD caller). SMS texts must fit one GSM-7 message (checked here, so a template that
+    grows too long fails in the tests, not in a citizen's phone)."""
     if not gsm7.fits_one_sms(text):
         raise ValueError(f"notification {event!r} does not fit one GSM-7 SMS: {text!r}")
+    wants_sms = user is None or user.notify_by_sms or event in MANDATORY_EVENTS
+    phone = to or (user.phone if user is not None and user.phone else "")
+    sms_row = (
+        _queue(user, event, object_ref, Notification.Channel.SMS, phone, text)
+        if (phone and wants_sms)
+        else None
+    )
+    if user is not None and user.email and user.notify_by_email and not to:
+        subject = f"{settings.GUICHET_SITE_NAME} : {object_ref}"
+        _queue(user, event, object_ref, Notification.Channel.EMAIL, user.email, text, subject)
+    return sms_row
+
+
+def _queue(
+    user: User | None,
+    event: str,
+    object_ref: str,
+    channel: str,
+    to: str,
+    text: str,
+    subject: str = "",
+) -> Notification:
     notification = Notification.objects.create(
-        user=user, event=event, object_ref=object_ref, to=to, text=text
+        user=user,
+        event=event,
+        object_ref=object_ref,
+        channel=channel,
+        to=to,
+        text=text,
+        subject=subject,
     )
     _step(notification, Status.QUEUED)
     transaction.on_commit(lambda: _enqueue(notification.pk))
@@ -118,12 +158,7 @@ def deliver(*, notification_id: int) -> str:
         notification.save(update_fields=["status", "attempts", "updated_at"])
         _step(notification, Status.SENDING, f"tentative {notification.attempts}")
     try:
-        provider_id = sms.get_backend().send(
-            to=notification.to,
-            text=notification.text,
-            reference=str(notification.pk),
-            callback_url=callback_url(notification.pk),
-        )
+        provider_id = _hand_over(notification)
     except Exception as exc:  # noqa: BLE001 - any gateway failure is recorded, then retried
         log.warning("SMS %s attempt %s failed: %s", notification.pk, notification.attempts, exc)
         return _failed_attempt(notification.pk, str(exc))
@@ -136,6 +171,24 @@ def deliver(*, notification_id: int) -> str:
         notification.save(update_fields=["provider_id", "status", "sent_at", "updated_at"])
         _step(notification, Status.SENT, "remis à la passerelle")
     return notification.status
+
+
+def _hand_over(notification: Notification) -> str:
+    """Give the message to its channel's provider; its id there."""
+    if notification.channel == Notification.Channel.EMAIL:
+        send_mail(
+            notification.subject or settings.GUICHET_SITE_NAME,
+            notification.text,
+            settings.DEFAULT_FROM_EMAIL,
+            [notification.to],
+        )
+        return f"email:{notification.pk}"
+    return sms.get_backend().send(
+        to=notification.to,
+        text=notification.text,
+        reference=str(notification.pk),
+        callback_url=callback_url(notification.pk),
+    )
 
 
 def _failed_attempt(notification_id: int, error: str) -> str:

@@ -25,6 +25,7 @@ from guichet.accounts import services
 from guichet.accounts.forms import CodeForm, PhoneForm, ProfileForm, default_country
 from guichet.accounts.models import User
 from guichet.accounts.phones import allowed_countries, example_number, international_format
+from guichet.accounts.services import PROFILE_FIELDS
 from guichet.core.ratelimit import RateLimited, client_ip
 from guichet.notifications.queries import outbox_messages
 from guichet.web.access import citizen_page, public_page, safe_next_url
@@ -239,7 +240,7 @@ def profile(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("Vos informations sont enregistrées."))
             return redirect("accounts:profile")
     else:
-        form = ProfileForm(initial={"display_name": user.display_name, "email": user.email})
+        form = ProfileForm(initial={name: getattr(user, name) for name in PROFILE_FIELDS})
     phone = international_format(user.phone) if user.phone else ""
     status = 400 if form.is_bound else 200
     return render(request, "accounts/profile.html", {"form": form, "phone": phone}, status=status)

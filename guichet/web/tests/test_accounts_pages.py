@@ -458,8 +458,9 @@ def test_citizen_may_add_a_name_and_an_email_but_needs_neither(client, citizen):
 
     client.force_login(citizen)
     assert client.get("/mon-compte/").status_code == 200
+    choices = {"notify_by_sms": "on", "notify_by_email": "on", "language": "fr"}  # as shown
     response = client.post(
-        "/mon-compte/", {"display_name": "Awa Traoré", "email": "awa@exemple.ml"}
+        "/mon-compte/", {"display_name": "Awa Traoré", "email": "awa@exemple.ml", **choices}
     )
     assert response["Location"] == "/mon-compte/"
     citizen.refresh_from_db()
@@ -467,7 +468,7 @@ def test_citizen_may_add_a_name_and_an_email_but_needs_neither(client, citizen):
     entry = AuditEntry.objects.get(action="account.profile_updated")
     assert entry.data == {"fields": ["display_name", "email"]}
     assert "awa@" not in str(entry.data)
-    client.post("/mon-compte/", {"display_name": "", "email": ""})
+    client.post("/mon-compte/", {"display_name": "", "email": "", **choices})
     citizen.refresh_from_db()
     assert (citizen.display_name, citizen.email) == ("", "")
 
@@ -475,7 +476,9 @@ def test_citizen_may_add_a_name_and_an_email_but_needs_neither(client, citizen):
 @pytest.mark.django_db
 def test_a_bad_email_is_refused_and_nothing_changes(client, citizen):
     client.force_login(citizen)
-    response = client.post("/mon-compte/", {"display_name": "Awa", "email": "awa@"})
+    response = client.post(
+        "/mon-compte/", {"display_name": "Awa", "email": "awa@", "language": "fr"}
+    )
     assert response.status_code == 400
     assert "Adresse e-mail invalide" in response.content.decode()
     assert 'value="Awa"' in response.content.decode()
