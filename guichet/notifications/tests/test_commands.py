@@ -81,3 +81,12 @@ def test_each_state_is_told_in_one_gsm7_sms(client, submitted_dossier, status):
     reply = sms(client, "+22370123456", f"STATUT {dossier.reference}")
     assert reply.startswith(f"Guichet : Dossier {dossier.reference} : ")
     assert "Traoré" not in reply and "Awa" not in reply
+
+
+def test_the_deploy_check_asks_for_the_gateway_secrets(settings):
+    from guichet.notifications.checks import check_gateway_secrets
+
+    settings.SMS_INBOUND_TOKEN, settings.USSD_TOKEN = "", "u"
+    assert [w.id for w in check_gateway_secrets()] == ["guichet.notifications.W002"]
+    settings.SMS_INBOUND_TOKEN = "s"
+    assert check_gateway_secrets() == []
