@@ -72,6 +72,10 @@ MANDATORY_EVENTS = frozenset(
 )
 """Notices the law requires to reach the person (a deadline runs, a decision is taken):
 sent by SMS even to someone who turned SMS notices off."""
+SECRET_EVENTS = frozenset({"account.code"})
+"""Messages whose text is a secret (a sign-in code): erased from the row once handed over
+or given up. The code's hash stays with the sign-in (accounts.SignInCode)."""
+ERASED = "(texte effacé après l'envoi)"
 
 
 def notify(
@@ -168,7 +172,9 @@ def deliver(*, notification_id: int) -> str:
         if notification.status == Status.SENDING:  # a report may have come first
             notification.status = Status.SENT
             notification.sent_at = timezone.now()
-        notification.save(update_fields=["provider_id", "status", "sent_at", "updated_at"])
+        if notification.event in SECRET_EVENTS:
+            notification.text = ERASED
+        notification.save(update_fields=["provider_id", "status", "sent_at", "text", "updated_at"])
         _step(notification, Status.SENT, "remis à la passerelle")
     return notification.status
 
@@ -199,6 +205,8 @@ def _failed_attempt(notification_id: int, error: str) -> str:
         notification.error = error[:200]
         if notification.attempts >= MAX_ATTEMPTS:
             notification.status = Status.FAILED
+            if notification.event in SECRET_EVENTS:
+                notification.text = ERASED
             _step(notification, Status.FAILED, f"abandon après {notification.attempts} essais")
         else:
             wait = BACKOFF[min(notification.attempts, len(BACKOFF)) - 1]

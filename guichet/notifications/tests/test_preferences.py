@@ -82,3 +82,18 @@ def test_the_account_page_saves_the_choices(client, person):
     assert refused.status_code == 400
     person.refresh_from_db()
     assert person.language == "en"
+
+
+def test_a_sign_in_code_goes_through_the_outbox_and_its_text_is_erased_once_sent(
+    person, django_capture_on_commit_callbacks
+):
+    from guichet.accounts.services import request_code
+    from guichet.notifications.models import OutboxSms
+
+    person.notify_by_sms = False  # a code is not a notice: it is sent anyway
+    person.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        request_code(phone=person.phone, address="127.0.0.1", replaces=None, actor="test")
+    row = Notification.objects.get(event="account.code")
+    assert row.status == "sent" and row.text == services.ERASED
+    assert OutboxSms.objects.get().to == person.phone  # the phone did get the code
