@@ -127,6 +127,6 @@ def get_backend() -> SmsBackend:
 
 
 def send_sms(*, to: str, text: str) -> str:
-    """Send one SMS through the configured backend now (sign-in codes, which must not
-    wait in a queue); returns the provider's message id."""
+    """Send one SMS through the configured backend now, outside the outbox (tools and
+    tests; every notification goes through `services.notify`); the provider's id."""
     return get_backend().send(to=to, text=text)
