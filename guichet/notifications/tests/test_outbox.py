@@ -216,3 +216,44 @@ def test_the_development_outbox_still_keeps_the_text(person, settings):
     notification = queued(person)
     services.deliver(notification_id=notification.pk)
     assert OutboxSms.objects.get().text == "Guichet : test"
+
+
+class _Provider(BaseHTTPRequestHandler):
+    """A provider with a simple HTTP API: takes a form POST, answers JSON with an id."""
+
+    calls: list[tuple[dict[str, list[str]], str]] = []
+
+    def do_POST(self):  # noqa: N802 - http.server's name
+        body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+        _Provider.calls.append((parse_qs(body), self.headers.get("Authorization", "")))
+        self.send_response(201)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b'{"id": "prov-42"}')
+
+    def log_message(self, *args):
+        pass
+
+
+def test_the_http_aggregator_backend_posts_the_message_with_its_token(person, settings):
+    server = HTTPServer(("127.0.0.1", 0), _Provider)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _Provider.calls = []
+    settings.SMS_BACKEND = "guichet.notifications.sms.HttpAggregatorSmsBackend"
+    settings.SMS_HTTP_URL = f"http://127.0.0.1:{server.server_port}/messages"
+    settings.SMS_HTTP_TOKEN = "tok"
+    try:
+        notification = queued(person)
+        assert services.deliver(notification_id=notification.pk) == "sent"
+    finally:
+        server.shutdown()
+        server.server_close()
+    ((form, authorization),) = _Provider.calls
+    assert form["to"] == ["+22370123456"] and form["text"] == ["Guichet : test"]
+    assert (
+        form["reference"] == [str(notification.pk)]
+        and "/passerelle/sms/dlr/" in form["callback_url"][0]
+    )
+    assert authorization == "Bearer tok"
+    assert Notification.objects.get(pk=notification.pk).provider_id == "prov-42"
