@@ -89,7 +89,8 @@ def notify(
     grows too long fails in the tests, not in a citizen's phone)."""
     if not gsm7.fits_one_sms(text):
         raise ValueError(f"notification {event!r} does not fit one GSM-7 SMS: {text!r}")
-    wants_sms = user is None or user.notify_by_sms or event in MANDATORY_EVENTS
+    # A message to a given number answers that number's own request (USSD): always sent.
+    wants_sms = bool(to) or user is None or user.notify_by_sms or event in MANDATORY_EVENTS
     phone = to or (user.phone if user is not None and user.phone else "")
     sms_row = (
         _queue(user, event, object_ref, Notification.Channel.SMS, phone, text)

@@ -30,6 +30,10 @@ def test_with_sms_turned_off_only_the_notices_the_law_requires_come_by_sms(perso
     services.notify(user=person, event="dossier.rejected", object_ref="R", text="Guichet : b")
     assert channels("dossier.submitted") == ["email"]
     assert sorted(channels("dossier.rejected")) == ["email", "sms"]
+    # What the person asks for from their phone (USSD "send me the details") still comes.
+    services.notify(user=person, to=person.phone, event="ussd.procedure", object_ref="P",
+                    text="Guichet : e")  # fmt: skip
+    assert channels("ussd.procedure") == ["sms"]
 
 
 def test_an_email_notice_goes_through_django_mail_once(person, django_capture_on_commit_callbacks):
