@@ -135,11 +135,13 @@ def queue(service: Service, filters: QueueFilters, user: User) -> QuerySet[Dossi
             dossiers = dossiers.filter(reference=reference)
         else:
             # Every word, in any order ("awa traore" finds "Traoré Awa"); a piece of a
-            # reference is matched without its dashes, as `search_text` keeps it.
+            # reference also matches without its dashes, as `search_text` keeps it
+            # ("7K3Q-9DXC" or "MSXY-TEQK"), while a hyphenated name keeps its dash.
             for word in fold(text).split()[:5]:
-                if any(c.isdigit() for c in word):
-                    word = word.replace("-", "")
-                dossiers = dossiers.filter(search_text__contains=word)
+                match = Q(search_text__contains=word)
+                if "-" in word:
+                    match |= Q(search_text__contains=word.replace("-", ""))
+                dossiers = dossiers.filter(match)
     if filters.sort == "recent":
         dossiers = dossiers.order_by("-submitted_at", "-id")
     else:
