@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from guichet.documents.codes import DocumentKind
 from guichet.dossiers.models import _attachments_storage
 
 
@@ -45,8 +46,8 @@ class SigningKey(models.Model):
 
 class IssuedDocument(models.Model):
     class Kind(models.TextChoices):
-        ACCEPTANCE = "A", _("Document délivré")
-        REFUSAL = "R", _("Lettre de refus")
+        ACCEPTANCE = DocumentKind.ACCEPTANCE, _("Document délivré")
+        REFUSAL = DocumentKind.REFUSAL, _("Lettre de refus")
 
     number = models.CharField(max_length=24, unique=True)
     """The dossier's reference and a sequence (`ML-7K3Q-9DXC-1`): printed and signed."""

@@ -17,7 +17,7 @@ from django.db import transaction
 
 from guichet.catalog.search import fold
 from guichet.core.ratelimit import Limit, RateLimited, consume
-from guichet.documents.models import IssuedDocument
+from guichet.documents.queries import with_standing_document
 from guichet.dossiers import notices
 from guichet.dossiers.models import Dossier, DossierStatus
 from guichet.dossiers.references import parse_reference
@@ -52,9 +52,7 @@ def sender_number(raw: str) -> str:
 
 def status_text(dossier: Dossier) -> str:
     """The state and the next step, one GSM-7 SMS, nothing personal."""
-    has_document = dossier.documents.filter(
-        kind=IssuedDocument.Kind.ACCEPTANCE, revoked_at__isnull=True
-    ).exists()
+    has_document = dossier.pk in with_standing_document([dossier.pk])
     return f"Guichet : {notices.state_text(dossier, has_document=has_document)}"
 
 

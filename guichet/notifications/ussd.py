@@ -38,7 +38,7 @@ from guichet.accounts.models import User
 from guichet.catalog.models import Country, Procedure, Theme
 from guichet.catalog.queries import published_procedures
 from guichet.catalog.texts import pick
-from guichet.documents.models import IssuedDocument
+from guichet.documents.queries import with_standing_document
 from guichet.dossiers import notices
 from guichet.dossiers.models import Dossier, DossierStatus
 from guichet.dossiers.references import parse_reference
@@ -314,14 +314,8 @@ def _mine(session: Session) -> Menu | End:
 
 def _status_texts(dossiers: Sequence[Dossier]) -> list[str]:
     accepted = [d.pk for d in dossiers if d.status == DossierStatus.ACCEPTED]
-    with_document = set(
-        IssuedDocument.objects.filter(
-            dossier__in=accepted, kind=IssuedDocument.Kind.ACCEPTANCE, revoked_at__isnull=True
-        ).values_list("dossier_id", flat=True)
-        if accepted
-        else ()
-    )
-    return [notices.state_text(d, has_document=d.pk in with_document) for d in dossiers]
+    standing = with_standing_document(accepted)
+    return [notices.state_text(d, has_document=d.pk in standing) for d in dossiers]
 
 
 def _countries(session: Session) -> Menu:

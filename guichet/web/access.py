@@ -19,6 +19,7 @@ from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
+from django.utils.crypto import constant_time_compare
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from guichet.accounts.models import User
@@ -42,6 +43,13 @@ def safe_next_url(request: HttpRequest, url: str | None) -> str:
         url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     )
     return url if is_safe else ""
+
+
+def check_gateway_secret(request: HttpRequest, secret: str) -> None:
+    """For addresses a gateway calls (SMS, USSD): when `secret` is set, the request's
+    `?token=` must match it, or the address answers like a missing page."""
+    if secret and not constant_time_compare(request.GET.get("token", ""), secret):
+        raise Http404
 
 
 PUBLIC = "public"

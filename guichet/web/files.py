@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import FileResponse
 
 from guichet.documents.models import IssuedDocument
@@ -15,31 +17,30 @@ INLINE_VIEWER_POLICY = (
 )
 
 
+def _stored_file(file: Any, *, filename: str, content_type: str, inline: bool) -> FileResponse:
+    response = FileResponse(
+        file.open("rb"), as_attachment=not inline, filename=filename, content_type=content_type
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    if inline:
+        response["Content-Security-Policy"] = INLINE_VIEWER_POLICY
+    return response
+
+
 def attachment_response(attachment: Attachment, *, inline: bool) -> FileResponse:
     """The file with the type read from its content (never the browser's claim) and
     `nosniff`, so a browser cannot be talked into running it as a page. `inline` shows
     an image or a PDF in the browser (staff preview) instead of downloading it."""
-    response = FileResponse(
-        attachment.file.open("rb"),
-        as_attachment=not inline,
+    return _stored_file(
+        attachment.file,
         filename=attachment.original_name,
         content_type=attachment.content_type,
+        inline=inline,
     )
-    response["X-Content-Type-Options"] = "nosniff"
-    if inline:
-        response["Content-Security-Policy"] = INLINE_VIEWER_POLICY
-    return response
 
 
 def document_response(document: IssuedDocument, *, inline: bool) -> FileResponse:
     """An issued document's PDF, byte for byte as signed (inline: to print it)."""
-    response = FileResponse(
-        document.file.open("rb"),
-        as_attachment=not inline,
-        filename=document.filename,
-        content_type="application/pdf",
+    return _stored_file(
+        document.file, filename=document.filename, content_type="application/pdf", inline=inline
     )
-    response["X-Content-Type-Options"] = "nosniff"
-    if inline:
-        response["Content-Security-Policy"] = INLINE_VIEWER_POLICY
-    return response

@@ -15,7 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from guichet.notifications import commands, services
-from guichet.web.access import public_page
+from guichet.web.access import check_gateway_secret, public_page
 
 TEXT = "text/plain; charset=utf-8"
 
@@ -29,9 +29,7 @@ def _param(request: HttpRequest, name: str) -> str:
 @require_http_methods(["GET", "POST"])
 def incoming(request: HttpRequest) -> HttpResponse:
     """`get-url = …/passerelle/sms/entrant/?token=…&from=%p&text=%a&id=%I`"""
-    token = settings.SMS_INBOUND_TOKEN
-    if token and not constant_time_compare(_param(request, "token"), token):
-        raise Http404
+    check_gateway_secret(request, settings.SMS_INBOUND_TOKEN)
     sender, text = _param(request, "from"), _param(request, "text")
     if not sender:
         return HttpResponse("", content_type=TEXT, status=400)

@@ -10,13 +10,12 @@ else gets a 404, so they cannot look up dossiers while pretending to be a caller
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse
-from django.utils.crypto import constant_time_compare
+from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from guichet.notifications import ussd
-from guichet.web.access import public_page
+from guichet.web.access import check_gateway_secret, public_page
 
 TEXT = "text/plain; charset=utf-8"
 
@@ -26,9 +25,7 @@ TEXT = "text/plain; charset=utf-8"
 @require_POST
 def callback(request: HttpRequest) -> HttpResponse:
     """`POST /passerelle/ussd/?token=…`; answers `CON …` (waits for a key) or `END …`."""
-    token: str = getattr(settings, "USSD_TOKEN", "")
-    if token and not constant_time_compare(request.GET.get("token", ""), token):
-        raise Http404
+    check_gateway_secret(request, settings.USSD_TOKEN)
     screen = ussd.reply(
         session_id=request.POST.get("sessionId", ""),
         phone_number=request.POST.get("phoneNumber", ""),

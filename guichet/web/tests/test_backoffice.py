@@ -298,3 +298,15 @@ def test_an_auditor_reads_everything_of_the_authority_and_every_read_is_logged(
     assert actions == ["queue.viewed", "dossier.viewed", "attachment.viewed"]
     page = client.get(f"/instruction/dossiers/{dossier.reference}/").content.decode()
     assert "Décider" not in page and "Nouvelle note" not in page  # reads, never acts
+
+
+def test_a_piece_of_a_reference_without_digits_is_found_and_a_hyphenated_name_too(
+    agent_client, submitted_dossier
+):
+    dossier, _ = submitted_dossier
+    type(dossier).objects.filter(pk=dossier.pk).update(
+        reference="ML-MSXY-TEQK", search_text="keita-traore awa mlmsxyteqk +22370123456"
+    )
+    queue = f"/instruction/services/{SERVICE_1}/"
+    assert "ML-MSXY-TEQK" in agent_client.get(queue, {"q": "MSXY-TEQK"}).content.decode()
+    assert "ML-MSXY-TEQK" in agent_client.get(queue, {"q": "keita-traore"}).content.decode()
