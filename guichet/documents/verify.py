@@ -158,7 +158,6 @@ class Verdict:
     """Shown only when the signature holds: forged text is never displayed as the document's."""
     key: PublicKey | None = None
     revoked_on: str | None = None
-    via_pdf: bool = False
 
     @property
     def title(self) -> str:
@@ -196,16 +195,16 @@ def verify_pdf(data: bytes, keyset: KeySet) -> Verdict:
     try:
         seal = codes.read_seal(data)
     except CodeError:
-        return Verdict(Outcome.UNREADABLE, via_pdf=True)
+        return Verdict(Outcome.UNREADABLE)
     key = keyset.keys.get(seal.kid)
     if key is None:
-        return Verdict(Outcome.UNKNOWN_KEY, via_pdf=True)
+        return Verdict(Outcome.UNKNOWN_KEY)
     if not key.verifies(seal.signed, seal.signature):
-        return Verdict(Outcome.ALTERED, key=key, via_pdf=True)
+        return Verdict(Outcome.ALTERED, key=key)
     verdict = verify_code(seal.code, keyset)
     if verdict.claims is not None and verdict.claims.kid != seal.kid:
-        return Verdict(Outcome.ALTERED, key=key, via_pdf=True)
-    return Verdict(verdict.outcome, verdict.claims, verdict.key, verdict.revoked_on, via_pdf=True)
+        return Verdict(Outcome.ALTERED, key=key)
+    return verdict
 
 
 def verify_any(data: bytes, keyset: KeySet) -> Verdict:
