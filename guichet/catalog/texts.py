@@ -21,3 +21,8 @@ def pick(text: Any, language: str | None = None) -> str:
 
 def has_translation(text: Any, language: str) -> bool:
     return isinstance(text, dict) and bool(text.get(language))
+
+
+def format_xof(amount: int) -> str:
+    """An amount in francs CFA, grouped the way it is printed in the region: `45 000 FCFA`."""
+    return f"{amount:,}".replace(",", "\xa0") + "\xa0FCFA"

@@ -13,3 +13,6 @@ os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
 # Files the tests store (attachments, SQLite files of subprocesses) go to a fresh folder,
 # never into the developer's var/.
 os.environ.setdefault("GUICHET_DATA_DIR", tempfile.mkdtemp(prefix="guichet-tests-"))
+# The assistant's dense ranking (the `dense` extra) is tested by its own tests, which turn
+# it on; elsewhere the default, lexical assistant is what the tests describe.
+os.environ.setdefault("ASSISTANT_DENSE", "0")

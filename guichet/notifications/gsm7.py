@@ -9,6 +9,8 @@ from __future__ import annotations
 
 SMS_SEPTETS = 160
 """Septets in one SMS that is not split into parts."""
+CONCATENATED_SEPTETS = 153
+"""Septets of each part of a long SMS (the rest carries the header that joins them)."""
 
 BASIC = (
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ"  # 0x00-0x1A (0x1B is the escape to the extension table)
@@ -47,6 +49,13 @@ def fits_one_sms(text: str) -> bool:
     """The text is GSM-7 and fits in one SMS (160 septets)."""
     count = septets(text)
     return count is not None and count <= SMS_SEPTETS
+
+
+def fits_sms(text: str, parts: int) -> bool:
+    """The text is GSM-7 and fits in `parts` SMS (a long SMS carries 153 septets a part)."""
+    count = septets(text)
+    limit = SMS_SEPTETS if parts == 1 else CONCATENATED_SEPTETS * parts
+    return count is not None and count <= limit
 
 
 def non_gsm7_characters(text: str) -> list[str]:

@@ -85,7 +85,8 @@ default-sender = {SHORT_CODE}
 group = sms-service
 keyword = default
 catch-all = yes
-max-messages = 1
+max-messages = 2
+concatenation = true
 omit-empty = yes
 get-url = "{web}/passerelle/sms/entrant/?token={INBOUND_TOKEN}&from=%p&text=%a&id=%I"
 """,

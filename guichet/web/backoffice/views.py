@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.contrib import messages
+from django.db.models import Prefetch, prefetch_related_objects
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -21,10 +22,19 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from guichet.accounts.models import User
+from guichet.assistant import casework
+from guichet.assistant.tasks import request_readings
 from guichet.catalog.texts import pick
 from guichet.documents import services as document_services
 from guichet.dossiers import services as dossier_services
-from guichet.dossiers.models import MESSAGE_FIELD, Dossier, DossierStatus, ScanStatus
+from guichet.dossiers.models import (
+    MESSAGE_FIELD,
+    OPEN_STATUSES,
+    Attachment,
+    Dossier,
+    DossierStatus,
+    ScanStatus,
+)
 from guichet.governance import audit
 from guichet.notifications.models import Notification
 from guichet.organisation.queries import StaffRights, colleagues, services_visible_to, staff_rights
@@ -204,6 +214,7 @@ def _render_dossier(
     rights = _rights(request)
     spec = dossier_services.form_spec(dossier)
     language = request.LANGUAGE_CODE
+    _with_readings(dossier)
     attachments = list(dossier.attachments.all())
     can_review = rights.can_review(dossier.service_id)
     info_fields = [
@@ -220,7 +231,11 @@ def _render_dossier(
             "procedure_title": pick(dossier.version.definition["title"], language),
             "overdue": queries.is_overdue(dossier),
             "sections": spec.summary(dossier.answers, language),
-            "files": [a for a in attachments if a.field_id != MESSAGE_FIELD],
+            "files": [
+                (a, getattr(a, "reading", None))  # None: not read yet
+                for a in attachments
+                if a.field_id != MESSAGE_FIELD
+            ],
             "clean": ScanStatus.CLEAN,
             "timeline": dossier.changes.select_related("actor"),
             "thread": dossier.messages.select_related("attachment"),
@@ -239,9 +254,19 @@ def _render_dossier(
             if rights.can_supervise(dossier.service_id)
             else [],
             "max_reason": services.MAX_REASON_LENGTH,
+            "checklist": casework.checklist(dossier, language),
+            "case_summary": casework.summary(dossier, language),
             "error": error,
         },
         status=status,
+    )
+
+
+def _with_readings(dossier: Dossier) -> None:
+    """The files and what OCR read in them, in one query for the page and the assistant."""
+    prefetch_related_objects(
+        [dossier],
+        Prefetch("attachments", queryset=Attachment.objects.select_related("reading")),
     )
 
 
@@ -249,6 +274,9 @@ def _render_dossier(
 def dossier_page(request: HttpRequest, reference: str) -> HttpResponse:
     dossier = queries.dossier_for_staff(_rights(request), reference)
     audit.record("dossier.viewed", obj=dossier, actor=signed_in_user(request))
+    if dossier.status in OPEN_STATUSES:
+        _with_readings(dossier)
+        request_readings(dossier)  # the text of the files, read in the background
     return _render_dossier(request, dossier)
 
 

@@ -8,7 +8,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import get_language
 
-from guichet.catalog.texts import FALLBACK_LANGUAGE, has_translation, pick
+from guichet.catalog.texts import FALLBACK_LANGUAGE, format_xof, has_translation, pick
 
 register = template.Library()
 
@@ -43,4 +43,4 @@ def xof(amount: int) -> str:
     The same in every language: Django has no number format for bm or mos, and an English
     "45,000" would read as forty-five to a French reader.
     """
-    return f"{amount:,}".replace(",", "\xa0") + "\xa0FCFA"
+    return format_xof(amount)

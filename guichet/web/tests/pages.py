@@ -48,6 +48,9 @@ def public_urls(procedure_ids: list[str]) -> list[str]:
         "/mos/",
         "/verifier/",
         "/verifier/cles/",
+        "/question/",
+        "/question/?q=quelles+pieces+pour+le+passeport&pays=ML",
+        "/question/?q=carte+grise+moto&pays=ML",
         *[f"/demarches/{pid}/" for pid in procedure_ids],
     ]
 

@@ -132,7 +132,7 @@ def test_english_pages_show_english_interface_and_procedure_title(client, demo_c
     html = client.get("/en/demarches/ml-passeport/").content.decode()
     assert '<html lang="en"' in html
     assert "<h1>Ordinary biometric passport (AES e-passport)</h1>" in html
-    assert "<h2>Documents required</h2>" in html
+    assert '<h2 id="pieces">Documents required</h2>' in html
     assert "Passeport biométrique ordinaire" not in html
 
 
@@ -148,7 +148,7 @@ def test_bambara_page_falls_back_to_french_never_to_english(client, demo_catalog
     assert (
         '<h1><span lang="fr">Passeport biométrique ordinaire (e-passeport AES)</span></h1>' in html
     )
-    assert "<h2>Pièces à fournir</h2>" in html
+    assert '<h2 id="pieces">Pièces à fournir</h2>' in html
     assert "est un service public" in html
     assert "Ordinary biometric passport" not in html
     assert "Documents required" not in html

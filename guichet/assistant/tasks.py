@@ -1,0 +1,66 @@
+"""Background work of the assistant: reading a dossier's files for the agents."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from functools import partial
+
+from django.db import transaction
+from django.utils import timezone
+from django_tasks import task
+
+from guichet.assistant import ocr
+from guichet.assistant.models import AttachmentReading, ReadingStatus
+from guichet.dossiers.models import Attachment, Dossier, ScanStatus
+
+STALE_AFTER = timedelta(hours=1)
+"""A reading still pending after this was lost (a worker stopped, a queue emptied): the
+next agent who opens the dossier queues it again."""
+
+
+@task()
+def read_dossier_attachments(dossier_id: int) -> int:
+    """Read every clean file of the dossier that has no reading done; returns how many
+    were read (a failed reading is tried again: the server may have been fixed since)."""
+    ids = list(
+        Attachment.objects.filter(dossier_id=dossier_id, scan_status=ScanStatus.CLEAN)
+        .exclude(reading__status=ReadingStatus.DONE)
+        .values_list("pk", flat=True)
+    )
+    for attachment_id in ids:
+        ocr.read_attachment(str(attachment_id))
+    return len(ids)
+
+
+def request_readings(dossier: Dossier) -> bool:
+    """When an agent opens a dossier: note a pending reading for each clean file that has
+    none (or a lost one) and queue one task for them, after commit. Reads the dossier's
+    attachments with their readings (prefetch them); returns whether a task was queued."""
+    stale = timezone.now() - STALE_AFTER
+    wanted = []
+    for attachment in dossier.attachments.all():
+        if attachment.scan_status != ScanStatus.CLEAN:
+            continue
+        reading = getattr(attachment, "reading", None)  # none yet: RelatedObjectDoesNotExist
+        if reading is None or (
+            reading.status == ReadingStatus.PENDING and reading.updated_at < stale
+        ):
+            wanted.append(attachment.pk)
+    if not wanted:
+        return False
+    # After the page's own transaction: the page stays read-only, and a rolled back
+    # request queues nothing.
+    transaction.on_commit(partial(_queue, dossier.pk, wanted))
+    return True
+
+
+def _queue(dossier_id: int, attachment_ids: list[uuid.UUID]) -> None:
+    with transaction.atomic():
+        AttachmentReading.objects.filter(
+            attachment_id__in=attachment_ids, status=ReadingStatus.PENDING
+        ).update(updated_at=timezone.now())
+        AttachmentReading.objects.bulk_create(
+            [AttachmentReading(attachment_id=pk) for pk in attachment_ids], ignore_conflicts=True
+        )
+    read_dossier_attachments.enqueue(dossier_id=dossier_id)
