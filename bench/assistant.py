@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SETS = {
     "dev": ROOT / "guichet" / "assistant" / "eval" / "questions_dev.jsonl",
     "holdout": ROOT / "guichet" / "assistant" / "eval" / "questions_holdout.jsonl",
+    "unseen": ROOT / "guichet" / "assistant" / "eval" / "questions_unseen.jsonl",
 }
 ROUNDS = 5
 

@@ -47,7 +47,7 @@ class Exchange(models.Model):
     cited: models.JSONField[list[str]] = models.JSONField(default=list)
     """Ids of the catalog units the answer quotes (`<procedure id>#<field>`)."""
     answer = models.TextField()
-    backend = models.CharField(max_length=80)
+    backend = models.CharField(max_length=200)
     """`extractive`, or `llm:<model>` when a language model phrased the answer."""
     version = models.CharField(max_length=40)
     latency_ms = models.PositiveIntegerField()

@@ -152,7 +152,7 @@ def _phrase(question: str, reply: Reply, model: _Model, language: str) -> Reply:
     result = llm.phrase(question, sources, language=language, vocabulary=model.vocabulary)
     if isinstance(result, llm.Rejected):
         logger.info("assistant: phrasing rejected (%s), extractive answer kept", result.reason)
-        return reply
+        return replace(reply, backend=f"extractive; llm rejected: {result.reason}"[:120])
     return replace(
         reply,
         phrased=result.text,

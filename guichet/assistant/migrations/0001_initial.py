@@ -43,7 +43,7 @@ class Migration(migrations.Migration):
                 ('retrieved', models.JSONField(default=list)),
                 ('cited', models.JSONField(default=list)),
                 ('answer', models.TextField()),
-                ('backend', models.CharField(max_length=80)),
+                ('backend', models.CharField(max_length=200)),
                 ('version', models.CharField(max_length=40)),
                 ('latency_ms', models.PositiveIntegerField()),
                 ('helpful', models.BooleanField(blank=True, null=True)),

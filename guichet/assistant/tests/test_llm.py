@@ -443,3 +443,43 @@ def test_every_field_of_the_catalog_copied_as_is_passes_its_own_check() -> None:
                 if reason:
                     failures.append((unit.id, language, reason))
     assert failures == []
+
+
+# --- Through the assistant: what the citizen sees ------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("answer", "used", "phrased"),
+    [
+        ("Le passeport coûte 50 000 FCFA en timbres.", ["ne-passeport#fees"], True),
+        ("Le passeport coûte 50 000 FCFA.", ["ne-passeport#price"], False),  # not given
+        ("Le passeport coûte 25 000 FCFA.", ["ne-passeport#fees"], False),  # not in the field
+        ("Le passeport est délivré en 3 jours.", ["ne-passeport#fees"], False),
+    ],
+)
+def test_the_page_shows_a_phrasing_only_when_it_holds(
+    stub: Stub, client: Any, demo_catalog: Any, answer: str, used: list[str], phrased: bool
+) -> None:
+    from guichet.assistant import services
+    from guichet.assistant.models import Exchange
+
+    services.reset()
+    stub.reply(answer, used)
+    html = client.get("/question/", {"q": "prix du passeport", "pays": "NE"}).content.decode()
+    exchange = Exchange.objects.get()
+    sent = stub.last["json"]
+    data = json.loads(sent["messages"][-1]["content"])
+    assert data["question"] == "prix du passeport"
+    assert {s["id"] for s in data["sources"]} >= {"ne-passeport#fees", "ne-passeport#office"}
+    assert "http" not in stub.last["raw"].decode()
+    # The quoted field is always there: a phrasing comes on top, never instead.
+    assert "50 000 FCFA en timbres" in html and 'href="/demarches/ne-passeport/#cout"' in html
+    assert (answer in html) is phrased
+    if phrased:
+        assert exchange.backend == "llm:stub-7b"
+    else:  # the log keeps why the phrasing was refused
+        assert exchange.backend.startswith("extractive; llm rejected: unknown-id") or (
+            exchange.backend.startswith("extractive; llm rejected: unsupported-")
+        )
+    assert (answer in exchange.answer) is phrased

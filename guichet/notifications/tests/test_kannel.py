@@ -30,6 +30,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote_plus
 
 import pytest
 
@@ -50,6 +51,9 @@ from guichet.notifications.tests.gateway import (
 )
 
 pytestmark = pytest.mark.kannel
+
+# How fakesmsc logs each part of a concatenated SMS: its UDH, and the text URL-encoded.
+PART = re.compile(r"Got message \d+: <(\S+) (\S+) udh (\S+) data (.*)>$")
 
 
 @dataclass
@@ -101,6 +105,11 @@ class Stack:
         """(number, text) of every SMS the fake SMSC received (the phones' side)."""
         lines = self.logs["fakesmsc"].read_text(errors="replace").splitlines()
         return [(m.group(2), m.group(3)) for m in map(GOT.search, lines) if m]
+
+    def parts(self) -> list[tuple[str, str, str]]:
+        """(number, UDH, URL-encoded text) of each part of concatenated SMS received."""
+        lines = self.logs["fakesmsc"].read_text(errors="replace").splitlines()
+        return [(m.group(2), m.group(3), m.group(4)) for m in map(PART.search, lines) if m]
 
     def phone_sends(self, number: str, text: str) -> None:
         phone = self.processes["fakesmsc"]
@@ -223,6 +232,22 @@ def test_receipts_reach_the_phone_once_with_a_report_and_statut_answers_only_the
     reply = wait_until(lambda: stack.received()[before:], "the answer to a stranger")
     assert reply[0][0] == "22370999999" and references[0] not in reply[0][1]
     assert "aucun dossier" in reply[0][1]
+
+    # A question to the assistant: its answer (longer than one SMS) reaches the phone as
+    # one concatenated SMS of two parts, and ends with the address of the official sheet.
+    before = len(stack.parts())
+    stack.phone_sends("22370999999", "QUESTION pieces pour le passeport")
+    wait_until(lambda: len(stack.parts()) >= before + 2, "the assistant's two SMS")
+    time.sleep(1)  # a third part would break the two-SMS promise
+    parts = stack.parts()[before:]
+    assert [(number, udh[-6:]) for number, udh, _ in parts] == [
+        ("22370999999", "%02%01"),  # part 1 of 2
+        ("22370999999", "%02%02"),  # part 2 of 2
+    ]
+    text = "".join(unquote_plus(data) for _, _, data in parts)
+    assert text.startswith("Guichet : Passeport biométrique ordinaire.")
+    assert "Pièces à fournir : Extrait d'acte de naissance" in text
+    assert text.endswith("/demarches/ml-passeport/")
 
 
 def _handled(stack: Stack) -> int:
