@@ -193,3 +193,17 @@ def test_no_assistant_code_path_moves_a_dossier(
     }
     assert written == {"assistant_attachmentreading"}, written
     assert _state(dossier) == before
+
+
+def test_the_assistant_and_ocr_have_their_entries_for_the_algorithm_register():
+    from guichet.assistant.register import entries
+
+    found = {entry.id: entry for entry in entries()}
+    assert set(found) == {"assistant", "ocr"}
+    for entry in found.values():
+        for text in (entry.name, entry.purpose, entry.data, entry.legal_basis,
+                     entry.human_oversight, entry.contact):  # fmt: skip
+            assert str(text).strip()
+        assert entry.version
+    assert "aucune décision" in str(found["assistant"].human_oversight)
+    assert found["ocr"].touches_dossiers and not found["assistant"].touches_dossiers
