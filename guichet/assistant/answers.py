@@ -90,8 +90,12 @@ def contact_text(country: str | None) -> str:
 
 
 def fields_for(aspects: Sequence[str]) -> tuple[str, ...]:
-    """The fields an answer quotes: what was asked, then where to go; all four by default."""
-    asked = [a for a in aspects if a != "steps" or len(aspects) == 1]
+    """The fields an answer quotes: what was asked, then where to go; the four main ones
+    when nothing in particular is asked. "Comment…" alone asks for the whole procedure:
+    the main fields and the steps; with another aspect it is only a way of asking."""
+    if tuple(aspects) == ("steps",):
+        return (*DEFAULT_FIELDS[:-1], "steps", DEFAULT_FIELDS[-1])
+    asked = [a for a in aspects if a != "steps"]
     if not asked:
         return DEFAULT_FIELDS
     if "office" not in asked:

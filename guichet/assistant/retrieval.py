@@ -173,6 +173,14 @@ class Retriever:
         names = {t for name in self._names.get(procedure_id, []) for t in name}
         return len(names & set(analysis.terms))
 
+    def unexplained(self, analysis: Analysis, procedure_id: str) -> list[str]:
+        """Words of the question the catalog does not know, and those it only guessed at
+        when the guess is not a word of this procedure's names ("peche" read as "piece"
+        does not explain "permis de peche" as a "permis de conduire")."""
+        names = {t for name in self._names.get(procedure_id, []) for t in name}
+        guessed = [w for w, terms in analysis.guessed.items() if not names.intersection(terms)]
+        return [*analysis.unknown, *guessed]
+
     def retrieve(self, question: str, *, country: str | None = None) -> Retrieval:
         aspects = aspects_of(question)
         analysis = self.index.analyse(question)
@@ -220,9 +228,10 @@ class Retriever:
             c for c in candidates if c.score >= SCORE_FLOOR and c.coverage >= SUGGEST_COVERAGE
         )[:MAX_SUGGESTIONS]
         named = self.named(analysis, top.procedure_id)
+        unexplained = self.unexplained(analysis, top.procedure_id)
         if top.coverage >= ANSWER_COVERAGE:
-            if len(analysis.unknown) > named:
-                reason = f"more unknown words ({' '.join(analysis.unknown)}) than named ({named})"
+            if len(unexplained) > named:
+                reason = f"more unknown words ({' '.join(unexplained)}) than named ({named})"
                 return result("suggest", reason, suggestions=suggestions)
             # Among the procedures the question names in full, the fused ranking chooses.
             chosen = next(
@@ -233,8 +242,8 @@ class Retriever:
                 return result("suggest", reason, suggestions=suggestions)
             ranked = (chosen, *(c for c in candidates if c is not chosen))
             return replace(result("answer", f"coverage {chosen.coverage:.2f}"), candidates=ranked)
-        if analysis.unknown and len(analysis.unknown) >= named:
-            unknown = " ".join(analysis.unknown)
+        if unexplained and len(unexplained) >= named:
+            unknown = " ".join(unexplained)
             return result("refuse", f"coverage {top.coverage:.2f} and unknown words: {unknown}")
         if top.coverage >= SUGGEST_COVERAGE:
             return result("suggest", f"coverage {top.coverage:.2f}", suggestions=suggestions)

@@ -28,7 +28,7 @@ import unicodedata
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Container, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
@@ -102,6 +102,9 @@ class Analysis:
     """Words of the query the catalog does not know and could not be guessed: neither a
     stopword, a place nor a number. "carte grise moto": ("grise", "moto")."""
     countries: frozenset[str]
+    guessed: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Words the catalog does not know, read as known stems by prefix or typo ("peche"
+    may be "piece"): a guess, not a certainty."""
 
 
 # --- Text --------------------------------------------------------------------------------------
@@ -402,11 +405,17 @@ class SearchIndex:
         terms: dict[str, float] = {}
         unknown: list[str] = []
         countries: set[str] = set()
+        guessed: dict[str, tuple[str, ...]] = {}
         for word, stemmed in _query_words(query, self._lexicon, self._postings):
             if word in self._lexicon.countries:
                 countries.add(self._lexicon.countries[word])
                 continue
-            group = ((stemmed, 1.0),) if stemmed in self._postings else self._guess(word, stemmed)
+            if stemmed in self._postings:
+                group: tuple[tuple[str, float], ...] = ((stemmed, 1.0),)
+            else:
+                group = self._guess(word, stemmed)
+                if group:
+                    guessed[word] = tuple(term for term, _ in group)
             for term, factor in group:
                 terms[term] = max(terms.get(term, 0.0), factor)
             if group or word in self._lexicon.elsewhere or not word.isalpha():
@@ -415,7 +424,9 @@ class SearchIndex:
                 countries.add(country)
             elif len(word) >= MIN_GUESS_LENGTH:
                 unknown.append(word)
-        return Analysis(terms=terms, unknown=tuple(unknown), countries=frozenset(countries))
+        return Analysis(
+            terms=terms, unknown=tuple(unknown), countries=frozenset(countries), guessed=guessed
+        )
 
     def name_terms(self, text: str) -> list[str]:
         """The stems of a procedure's name (title or keyword), as `analyse` would match them."""

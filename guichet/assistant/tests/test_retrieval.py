@@ -52,6 +52,8 @@ def test_a_question_that_names_a_procedure_gets_an_answer_about_it(
         ("carte grise moto comment faire la mutation", "ML"),  # "carte" alone, unknown words
         ("acte de mariage a la mairie", "NE"),  # reaches naturalisation by its documents
         ("certificat de vie pour la pension", "BF"),
+        # "chasse" is only guessed ("classe"?) and names nothing: it is not explained.
+        ("permis de port d'arme pour la chasse", "ML"),
         ("taux du franc cfa en euro", None),
     ],
 )
@@ -139,6 +141,8 @@ def test_an_answer_quotes_the_asked_fields_of_the_sheet_word_for_word(retriever,
 
 def test_a_question_about_nothing_in_particular_gets_the_four_main_fields():
     assert fields_for(()) == ("documents", "fees", "delay", "office")
+    assert fields_for(("steps",)) == ("documents", "fees", "delay", "steps", "office")
+    assert fields_for(("steps", "fees")) == ("fees", "office")
 
 
 def test_a_refusal_says_where_to_ask_a_person(retriever, definitions, settings):
