@@ -16,7 +16,8 @@ Run from the repository root (`make bench`). The script:
    office's queue, dossier and search pages at each size (bench/backoffice.py, bench/seed.py);
 6. times `SearchIndex.search` in-process over the search engineer's query table;
 7. evaluates the assistant on its question sets, with and without the dense extra, and
-   OCR on a generated scan (bench/assistant.py);
+   OCR on a generated scan (bench/assistant.py); times chained audit appends and
+   `audit_verify` over a million entries (bench/audit.py);
 8. prints the tables and writes BENCHMARKS.md.
 
 It exits non-zero when a page weighs more than the 14 KB first flight, asks any host but the
@@ -670,6 +671,39 @@ def assistant_lines(figures: dict[str, Any]) -> list[str]:
     return lines
 
 
+def audit_lines(figures: dict[str, Any]) -> list[str]:
+    """bench/audit.py: the cost of a chained audit entry, and verifying a million."""
+    lines = [
+        "In-process, each database in its own temporary store: an append is `audit.record` "
+        "(lock the chain head, hash, insert) against a plain insert of the same row; "
+        f"`audit_verify` reads and re-hashes {figures['entries']:,} entries "
+        "(target < 60 s).",
+        "",
+        "| Database | Plain insert | Chained append | Overhead per request | "
+        "Verify 1M entries | Entries/s |",
+        "|---|---|---|---|---|---|",
+    ]
+    for key in ("sqlite", "postgresql"):
+        f = figures.get(key) or {}
+        if not f or f.get("available") is False:
+            lines.append(f"| {key} | not measured ({f.get('note', 'missing')}) | | | | |")
+            continue
+        lines.append(
+            f"| {f['database']} | {f['plain_insert_ms']:.3f} ms | {f['append_ms']:.3f} ms | "
+            f"+{f['append_overhead_ms']:.3f} ms | **{f['verify_s']:.1f} s** | "
+            f"{f['verify_entries_per_s']:,.0f} |"
+        )
+    return lines
+
+
+def audit_problems(figures: dict[str, Any]) -> list[str]:
+    return [
+        f"audit_verify of 1M entries took {f['verify_s']:.0f} s on {key} (> 60 s)"
+        for key in ("sqlite", "postgresql")
+        if (f := figures.get(key) or {}).get("verify_s", 0) > 60
+    ]
+
+
 def assistant_problems(figures: dict[str, Any]) -> list[str]:
     dev = figures["dev"]
     problems = [
@@ -692,6 +726,7 @@ def write_report(
     documents: dict[str, Any],
     sms_figures: dict[str, Any],
     assistant: dict[str, Any],
+    audit: dict[str, Any],
     search: SearchResult,
     runs: int,
     chromium: str,
@@ -763,6 +798,10 @@ def write_report(
         "## Assistant",
         "",
         *assistant_lines(assistant),
+        "",
+        "## Audit log",
+        "",
+        *audit_lines(audit),
         "",
         "## Catalog search (in-process, no browser)",
         "",
@@ -889,6 +928,10 @@ def main() -> int:
         assistant = json.loads(
             submissions.run_python(["bench/assistant.py"], dev, timeout=1800).splitlines()[-1]
         )
+        print("Audit log ...", flush=True)
+        audit = json.loads(
+            submissions.run_python(["bench/audit.py"], dev, timeout=1800).splitlines()[-1]
+        )
         print("Catalog search ...", flush=True)
         search = bench_search(data_dir)
 
@@ -901,6 +944,7 @@ def main() -> int:
     if sms_figures["ussd"]["max_screen_chars"] > 182:
         problems.append("a USSD screen is longer than 182 characters")
     problems += assistant_problems(assistant)
+    problems += audit_problems(audit)
     for key in ("link_page_bytes", "form_page_bytes"):
         if documents[key] > BUDGET_BYTES:
             problems.append(f"verification page {key}: {documents[key]} bytes (> {BUDGET_BYTES})")
@@ -924,6 +968,7 @@ def main() -> int:
         documents=documents,
         sms_figures=sms_figures,
         assistant=assistant,
+        audit=audit,
         search=search,
         runs=runs,
         chromium=chromium,

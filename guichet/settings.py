@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "guichet.workflow",
     "guichet.documents",
     "guichet.assistant",
+    "guichet.retention",
+    "guichet.privacy",
     "guichet.web",
 ]
 
@@ -264,6 +266,18 @@ SIGNING_KEY_STORE = env_str("SIGNING_KEY_STORE", "guichet.documents.keys.FileKey
 SIGNING_KEYS_DIR = Path(env_str("SIGNING_KEYS_DIR", str(DATA_DIR / "keys")))
 SIGNING_KEYS_PASSPHRASE = env_str("SIGNING_KEYS_PASSPHRASE", "")
 
+# --- Audit ------------------------------------------------------------------------------
+# Signed checkpoints of the audit chain (governance/checkpoints.py): `manage.py
+# audit_checkpoint --every 600`, started by `serve`, appends one line to
+# checkpoints.jsonl in this folder; copy that file off the machine (docs/governance.md).
+# The Ed25519 key is kept out of the database: a PEM file made on first use (mode 0600;
+# back it up apart from the database), or AUDIT_CHECKPOINT_KEY (raw key, base64url).
+AUDIT_CHECKPOINT_DIR = Path(env_str("AUDIT_CHECKPOINT_DIR", str(DATA_DIR / "audit")))
+AUDIT_CHECKPOINT_KEY_FILE = Path(
+    env_str("AUDIT_CHECKPOINT_KEY_FILE", str(DATA_DIR / "keys" / "audit-checkpoint.pem"))
+)
+AUDIT_CHECKPOINT_KEY = env_str("AUDIT_CHECKPOINT_KEY", "")
+
 # --- Assistant --------------------------------------------------------------------------
 # Answers come from the catalog by code (docs/assistant.md). The dense ranking is used when
 # the `dense` extra is installed, unless turned off here. A language model may phrase
@@ -280,6 +294,19 @@ ASSISTANT_LOG_RETENTION_DAYS = env_int("ASSISTANT_LOG_RETENTION_DAYS", 180, mini
 ASSISTANT_INFORMATION_LINES = {
     code: env_str(f"ASSISTANT_INFORMATION_LINE_{code}", "") for code in ("ML", "BF", "NE")
 }
+
+# --- Retention --------------------------------------------------------------------------
+# Dossiers, their files and messages are kept as each procedure declares
+# (`data_protection.retention`, defaults in governance/policy.py); these are the logs that
+# belong to no procedure. `manage.py purge` deletes what is due, daily (docs/retention.md).
+# Sign-in codes (and the numbers they were sent to), counted from their expiry; also the
+# development outbox, which holds codes in clear.
+ACCOUNT_CODE_RETENTION_DAYS = env_int("ACCOUNT_CODE_RETENTION_DAYS", 30, minimum=1)
+# SMS received (commands, questions) and SMS sent about no dossier (USSD details).
+SMS_LOG_RETENTION_DAYS = env_int("SMS_LOG_RETENTION_DAYS", 180, minimum=1)
+# Client addresses and queue search terms (often a name) in audit entries: shown as
+# "[effacé]" once older (the entries themselves are chained and never change).
+AUDIT_DETAILS_RETENTION_DAYS = env_int("AUDIT_DETAILS_RETENTION_DAYS", 365, minimum=1)
 
 LOGGING = {
     "version": 1,

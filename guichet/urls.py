@@ -32,6 +32,8 @@ urlpatterns = [
         path("", include("guichet.web.dossier_urls")),
         path("", include("guichet.web.verifier_urls")),
         path("", include("guichet.web.assistant_urls")),
+        path("", include("guichet.web.governance_urls")),
+        path("", include("guichet.web.privacy_urls")),
         path("", include("guichet.web.backoffice.auth_urls")),
         path("", include("guichet.web.backoffice.urls")),
         prefix_default_language=False,

@@ -88,6 +88,8 @@ READERS_OF_S1 = {"agent_s1_t1": 200, "supervisor": 200, "auditor": 200}
 of its authority. Not the same service elsewhere, not another service, not the
 procedure administrator."""
 ACTORS_OF_S1 = frozenset({"agent_s1_t1", "supervisor"})
+REGISTER_READERS = {"procedure_admin": 200, "auditor": 200}
+"""Who reads the register of processing activities of the civil-status authority."""
 
 
 def _post_only_staff(url: str) -> list[Case]:
@@ -248,6 +250,28 @@ EXPECTED: dict[str, list[Case]] = {
     ],
     "backoffice:export-download": [
         Case("/instruction/exports/{export}/", staff_only({"supervisor": 200}))
+    ],
+    "governance:algorithms": [Case("/algorithmes/", everyone())],
+    # The register of processing activities: who answers for an authority's procedures.
+    "governance:register": [Case("/registre/", staff_only(REGISTER_READERS))],
+    "governance:register-csv": [Case("/registre.csv", staff_only(REGISTER_READERS))],
+    "governance:register-ods": [Case("/registre.ods", staff_only(REGISTER_READERS))],
+    "privacy:home": [Case("/mes-donnees/", signed_in())],
+    # Anyone signed in files a request about their own data (GET: only POST is allowed).
+    "privacy:request": [Case("/mes-donnees/demandes/", signed_in(405))],
+    "privacy:export-json": [Case("/mes-donnees/export.json", signed_in())],
+    "privacy:export-html": [Case("/mes-donnees/export/", signed_in())],
+    # Each staff member sees the requests of their own services (maybe none).
+    "privacy:staff-requests": [Case("/instruction/demandes-donnees/", staff_only({}, others=200))],
+    # No request in this world: GET and POST answer 404 alike for everyone (the refusal of
+    # another service's request is in guichet/privacy/tests/test_requests.py).
+    "privacy:staff-answer": [
+        Case(
+            "/instruction/demandes-donnees/999999/",
+            staff_only({}),
+            actors=frozenset(),
+            post_probe=True,
+        )
     ],
 }
 

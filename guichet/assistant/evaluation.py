@@ -101,6 +101,7 @@ def read_questions(path: Path) -> list[Question]:
 def evaluate(questions: Iterable[Question], *, rounds: int = 1) -> Report:
     """Ask every question (`rounds` times for latency; the first round decides)."""
     report = Report()
+    services.warm_up()
     for question in questions:
         timings = []
         asked = None

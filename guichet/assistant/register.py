@@ -7,27 +7,10 @@ texts are the public's, in French.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from guichet.assistant import ocr, services
-
-
-@dataclass(frozen=True)
-class AlgorithmEntry:
-    id: str
-    name: str | Promise
-    purpose: str | Promise
-    data: str | Promise
-    legal_basis: str | Promise
-    human_oversight: str | Promise
-    version: str
-    contact: str | Promise
-    touches_dossiers: bool
-    """True when it reads a dossier (it is then listed on the dossier's pages)."""
-
+from guichet.governance.algorithms import AlgorithmEntry
 
 CONTACT = _("Le délégué à la protection des données de l'administration qui gère le service.")
 

@@ -54,26 +54,59 @@ class _Model:
 
 _lock = threading.Lock()
 _model: _Model | None = None
+_builder: threading.Thread | None = None
 
 
 def _current() -> _Model:
-    """The retriever of the current catalog, rebuilt when the catalog's index is."""
+    """The retriever of the current catalog, rebuilt when the catalog's index is. The dense
+    ranking, when on, is built in the background: until it is ready (embedding the catalog
+    takes seconds the first time), questions are answered with the lexical ranking alone."""
     global _model
     index = queries.search_index()
     with _lock:
         if _model is None or _model.index is not index:
             definitions = [p.definition for p in queries.published_procedures()]
-            ranker = _dense_index(definitions)
             _model = _Model(
                 index=index,
-                retriever=Retriever(index, definitions, dense=ranker),
+                retriever=Retriever(index, definitions),
                 definitions={str(d["id"]): d for d in definitions},
                 vocabulary=tuple(
                     sorted({pick(doc) for d in definitions for doc in d.get("documents") or []})
                 ),
-                dense_version=ranker.model_version if ranker else "",
+                dense_version="",
             )
+            if dense.available():
+                _build_dense(index, definitions)
         return _model
+
+
+def _build_dense(index: SearchIndex, definitions: list[dict[str, Any]]) -> None:
+    global _builder
+
+    def build() -> None:
+        global _model
+        ranker = _dense_index(definitions)
+        if ranker is None:
+            return
+        with _lock:
+            if _model is not None and _model.index is index:  # the catalog has not moved
+                _model = replace(
+                    _model,
+                    retriever=Retriever(index, definitions, dense=ranker),
+                    dense_version=ranker.model_version,
+                )
+
+    _builder = threading.Thread(target=build, name="assistant-dense", daemon=True)
+    _builder.start()
+
+
+def warm_up() -> None:
+    """Build the retriever now and wait for the dense ranking when it is on (evaluation,
+    benchmarks and tests measure the assistant as it runs once warm)."""
+    _current()
+    builder = _builder
+    if builder is not None:
+        builder.join()
 
 
 def _dense_index(definitions: list[dict[str, Any]]) -> dense.DenseIndex | None:
@@ -93,9 +126,11 @@ def _dense_index(definitions: list[dict[str, Any]]) -> dense.DenseIndex | None:
 
 def reset() -> None:
     """Forget the built retriever (tests that change settings such as ASSISTANT_DENSE)."""
-    global _model
+    global _model, _builder
+    if _builder is not None:
+        _builder.join()
     with _lock:
-        _model = None
+        _model, _builder = None, None
 
 
 def ask(

@@ -41,6 +41,7 @@ FIELD_ORDER = (
     "format", "id", "country", "title", "summary", "theme", "authority", "audience",
     "documents", "fees", "delay", "legal_basis", "steps", "office", "sources",
     "last_verified", "confidence", "keywords", "form", "workflow", "issued_documents",
+    "data_protection",
 )  # fmt: skip
 
 Path_ = tuple[str | int, ...]

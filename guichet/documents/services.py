@@ -265,12 +265,19 @@ def published_keyset() -> KeySet:
         )
         for k in SigningKey.objects.select_related("authority").order_by("created_at", "kid")
     }
-    revoked = dict(
+    # Documents cancelled before their dossier was purged have no row any more, but their
+    # papers are still out there: they must go on verifying as cancelled. (Imported here:
+    # retention sits above documents.)
+    from guichet.retention.queries import purged_cancellations
+
+    revoked = purged_cancellations()
+    revoked.update(
         (number, f"{at:%Y-%m-%d}")
         for number, at in IssuedDocument.objects.filter(revoked_at__isnull=False)
         .order_by("number")
         .values_list("number", "revoked_at")
     )
+    revoked = dict(sorted(revoked.items()))
     return KeySet(
         keys=keys,
         revoked_documents=revoked,

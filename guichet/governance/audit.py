@@ -1,13 +1,20 @@
-"""Write audit entries from inside the service that makes the change (same transaction)."""
+"""Write audit entries from inside the service that makes the change (same transaction).
+
+Each entry takes the next place in the hash chain (governance/chain.py); `manage.py
+audit_verify` checks the chain, `manage.py audit_checkpoint` signs its head."""
 
 from __future__ import annotations
 
+import ipaddress
+import json
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
-from django.db import models
+from django.db import models, transaction
+from django.utils import timezone
 
 from guichet.accounts.models import User
+from guichet.governance import chain
 from guichet.governance.models import AuditEntry
 
 ACTIONS = {
@@ -43,25 +50,98 @@ ACTIONS = {
     "signing_key.created": "Clé de signature créée pour une autorité",
     "signing_key.retired": "Clé de signature remplacée par une nouvelle",
     "signing_key.revoked": "Clé de signature révoquée",
+    "processing_register.downloaded": "Registre des traitements téléchargé (CSV ou ODS)",
+    "rights_request.submitted": "Demande sur ses données : rectifier, s'opposer, verrouiller",
+    "rights_request.answered": "Réponse du service à une demande d'un citoyen sur ses données",
+    "personal_data.exported": "Données d'un citoyen téléchargées ou affichées par lui-même",
 }
 
 Actor = User | AnonymousUser | str | None
 
 
+class _FloatInData(ValueError):
+    pass
+
+
+def _no_float(text: str) -> float:
+    raise _FloatInData(text)
+
+
+def _plain(data: dict[str, Any] | None) -> dict[str, Any]:
+    """`data` as it reads back from either database (JSON types, string keys). Floats are
+    refused: PostgreSQL's jsonb rewrites some of them (1e+23), which would change the
+    entry's hash; write a string or an integer."""
+    try:
+        plain: dict[str, Any] = json.loads(json.dumps(data or {}), parse_float=_no_float)
+    except _FloatInData as exc:
+        raise ValueError(f"audit data cannot hold a float ({exc}): write a string") from None
+    return plain
+
+
+def _label(who: Actor) -> str:
+    if isinstance(who, str):
+        return who
+    return who.get_username() if isinstance(who, User) else ""
+
+
+def _address(ip: str) -> str:
+    """The address in one spelling (`2001:db8::1`), so it reads back as it was hashed."""
+    try:
+        return str(ipaddress.ip_address(ip.strip()))
+    except ValueError:
+        return ip.strip()[:45]
+
+
 def record(
-    action: str, *, obj: models.Model | None, actor: Actor, data: dict[str, Any] | None = None
+    action: str,
+    *,
+    obj: models.Model | None,
+    actor: Actor,
+    data: dict[str, Any] | None = None,
+    on_behalf_of: Actor = None,
+    ip: str = "",
+    purpose: str = "",
 ) -> AuditEntry:
-    """Append one entry. `actor` is a user, or a string naming a system actor; `obj` is
-    None only when the action concerns nothing stored (a code that matches no document)."""
+    """Append one entry to the chain, in the caller's transaction.
+
+    `actor` is a user, or a string naming a system actor; `obj` is None only when the
+    action concerns nothing stored (a code that matches no document). `on_behalf_of`: the
+    person someone acts for; `ip`: the client's address (`core.ratelimit.client_ip`);
+    `purpose`: why staff open a dossier outside their queue."""
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}: add it to governance.audit.ACTIONS")
     user = actor if isinstance(actor, User) else None
-    label = actor if isinstance(actor, str) else (user.get_username() if user else "anonyme")
-    return AuditEntry.objects.create(
+    entry = AuditEntry(
         action=action,
         actor=user,
-        actor_label=label,
+        actor_label=_label(actor) or "anonyme",
+        on_behalf_of=_label(on_behalf_of),
         object_type=obj._meta.label_lower if obj is not None else "",
         object_id=str(obj.pk) if obj is not None else "",
-        data=data or {},
+        data=_plain(data),
+        # Microseconds kept: both databases store them, and the hash covers them.
+        at=timezone.now(),
+        ip=_address(ip) if ip else "",
+        purpose=purpose,
     )
+    # Without savepoint: inside the caller's transaction (the usual case) this adds no
+    # statement; alone, it makes the head's move and the insert one transaction.
+    with transaction.atomic(savepoint=False):
+        entry.seq, entry.prev_hash = chain.take_place()
+        content = chain.canonical(
+            seq=entry.seq,
+            at=entry.at,
+            action=entry.action,
+            actor_id=user.pk if user is not None else None,
+            actor_label=entry.actor_label,
+            on_behalf_of=entry.on_behalf_of,
+            object_type=entry.object_type,
+            object_id=entry.object_id,
+            ip=entry.ip,
+            purpose=entry.purpose,
+            data=entry.data,
+        )
+        entry.hash = chain.entry_hash(content, entry.prev_hash)
+        entry.save(force_insert=True)
+        chain.set_head(entry.seq, entry.hash)
+    return entry

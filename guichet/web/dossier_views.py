@@ -28,6 +28,7 @@ from guichet.dossiers.receipts import ReceiptData, render_receipt
 from guichet.formdefs.fields import AttachmentsField
 from guichet.formdefs.forms import FieldBlock, GroupBlock, PageForm, TextBlock
 from guichet.formdefs.spec import FormSpec, PageNotAvailable
+from guichet.governance import algorithms
 from guichet.web.access import citizen_page, signed_in_user
 from guichet.web.files import attachment_response, document_response
 from guichet.workflow import services as workflow
@@ -128,6 +129,7 @@ def _render_detail(
             "info_request": info_request,
             "to_complete": to_complete,
             "timeline": dossier.changes.all(),
+            "used_algorithms": algorithms.used_for(dossier),
         },
         status=status,
     )

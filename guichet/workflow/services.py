@@ -110,6 +110,10 @@ def transition(*, dossier: Dossier, to: DossierStatus, actor: User, reason: str 
         dossier.status == DossierStatus.INFO_REQUESTED and to == DossierStatus.IN_REVIEW
     ):
         raise TransitionError(_("Utilisez la demande de complément ou le renvoi du dossier."))
+    if not (isinstance(actor, User) and actor.is_active and actor.is_staff):
+        # Every move here, decisions first, is a named person's act: never a command, a
+        # task or an algorithm (governance/algorithms.py), even one handed a user-like value.
+        raise TransitionError(_("Vous n'avez pas le droit de faire cette action sur ce dossier."))
     dossier = Dossier.objects.select_for_update().get(pk=dossier.pk)
     _check(dossier, to, actor, reason)
     starting = dossier.status == DossierStatus.SUBMITTED

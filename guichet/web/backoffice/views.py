@@ -25,6 +25,7 @@ from guichet.accounts.models import User
 from guichet.assistant import casework
 from guichet.assistant.tasks import request_readings
 from guichet.catalog.texts import pick
+from guichet.core.ratelimit import client_ip
 from guichet.documents import services as document_services
 from guichet.dossiers import services as dossier_services
 from guichet.dossiers.models import (
@@ -35,7 +36,7 @@ from guichet.dossiers.models import (
     DossierStatus,
     ScanStatus,
 )
-from guichet.governance import audit
+from guichet.governance import algorithms, audit
 from guichet.notifications.models import Notification
 from guichet.organisation.queries import StaffRights, colleagues, services_visible_to, staff_rights
 from guichet.web.access import safe_next_url, signed_in_user, staff_page
@@ -238,6 +239,7 @@ def _render_dossier(
             ],
             "clean": ScanStatus.CLEAN,
             "timeline": dossier.changes.select_related("actor"),
+            "used_algorithms": algorithms.used_for(dossier),
             "thread": dossier.messages.select_related("attachment"),
             "notes": dossier.annotations.select_related("author") if can_review else [],
             "notifications": Notification.objects.filter(
@@ -273,7 +275,9 @@ def _with_readings(dossier: Dossier) -> None:
 @staff_page
 def dossier_page(request: HttpRequest, reference: str) -> HttpResponse:
     dossier = queries.dossier_for_staff(_rights(request), reference)
-    audit.record("dossier.viewed", obj=dossier, actor=signed_in_user(request))
+    audit.record(
+        "dossier.viewed", obj=dossier, actor=signed_in_user(request), ip=client_ip(request)
+    )
     if dossier.status in OPEN_STATUSES:
         _with_readings(dossier)
         request_readings(dossier)  # the text of the files, read in the background
@@ -366,6 +370,7 @@ def attachment(request: HttpRequest, reference: str, attachment_id: str) -> File
         obj=dossier,
         actor=signed_in_user(request),
         data={"attachment": str(found.pk)},
+        ip=client_ip(request),
     )
     return attachment_response(found, inline=True)
 

@@ -33,10 +33,16 @@ class Command(BaseCommand):
         worker = subprocess.Popen([sys.executable, manage, "db_worker"])
         # Retries of notifications that failed or were stuck (a gateway or worker down).
         retrier = subprocess.Popen([sys.executable, manage, "notifications_retry", "--every", "60"])
+        # Signed checkpoints of the audit chain (docs/governance.md).
+        checkpointer = subprocess.Popen(
+            [sys.executable, manage, "audit_checkpoint", "--every", "600"]
+        )
+        # Retention: deletes what is past its keeping period, at start then daily.
+        purger = subprocess.Popen([sys.executable, manage, "purge", "--every", "86400"])
         self.stdout.write(f"Travailleur de tâches démarré (pid {worker.pid}).")
         try:
             call_command("runserver", f"{options['host']}:{options['port']}", use_reloader=False)
         finally:
-            for child in (worker, retrier):
+            for child in (worker, retrier, checkpointer, purger):
                 child.terminate()
                 child.wait(timeout=10)

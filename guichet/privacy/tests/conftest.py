@@ -1,0 +1,100 @@
+"""A second citizen with a dossier of their own and traces everywhere: what the first
+citizen's export must never show."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from conftest import BIRTH_EXTRACT_ANSWERS
+
+
+def submit_birth_extract(user, answers: dict[str, str], file_name: str):
+    """A submitted birth-extract dossier by `user`, routed to Commune III, with one file."""
+    from guichet.catalog.models import Procedure
+    from guichet.dossiers import services
+    from guichet.dossiers.tests.samples import PNG_BYTES
+
+    procedure = Procedure.objects.get(pk="ml-extrait-acte-naissance")
+    dossier = services.start_dossier(procedure=procedure, actor=user)
+    attachment = services.add_attachment(
+        dossier=dossier,
+        field_name="volet_2",
+        upload=SimpleUploadedFile(file_name, PNG_BYTES, content_type="image/png"),
+        actor=user,
+    )
+    dossier.answers = {**BIRTH_EXTRACT_ANSWERS, **answers, "volet_2": [str(attachment.pk)]}
+    dossier.save(update_fields=["answers"])
+    services.scan_attachment(attachment_id=str(attachment.pk))
+    dossier = services.submit_dossier(
+        dossier=dossier, token=str(dossier.submission_token), actor=user
+    )
+    return dossier, attachment
+
+
+@pytest.fixture
+def other_with_data(other_citizen, demo_catalog):
+    """`other_citizen` with a phone, a name, an email, a submitted dossier with a file, a
+    message, an assistant question, an SMS received from them and a request on their data.
+    `secrets`: strings that belong to them only."""
+    from guichet.assistant.models import Exchange
+    from guichet.dossiers import services
+    from guichet.notifications.models import InboundSms
+    from guichet.privacy.services import submit_request
+
+    other_citizen.phone = "+22376000001"
+    other_citizen.display_name = "Bintou Keïta"
+    other_citizen.email = "bintou.keita@example.org"
+    other_citizen.save()
+    dossier, _ = submit_birth_extract(
+        other_citizen,
+        {
+            "nom": "Keïta",
+            "prenoms": "Sékouba",
+            "demandeur_nom": "Keïta",
+            "demandeur_prenoms": "Bintou",
+            "telephone": "+22376000001",
+        },
+        "acte-de-bintou.png",
+    )
+    services.post_message(
+        dossier=dossier, body="Message de Bintou pour le centre", actor=other_citizen
+    )
+    Exchange.objects.create(
+        channel="web",
+        user=other_citizen,
+        language="fr",
+        question="casier judiciaire de Bintou à Sikasso",
+        outcome="refuse",
+        answer="Réponse pour Bintou seulement",
+        backend="extractive",
+        version="test",
+        latency_ms=1,
+    )
+    InboundSms.objects.create(sender="+22376000001", text="STATUT de Bintou", reply="ok Bintou")
+    submit_request(
+        actor=other_citizen,
+        kind="rectification",
+        text="Mon fils s'appelle Sékouba, corrigez",
+        dossier=dossier,
+    )
+    return SimpleNamespace(
+        user=other_citizen,
+        dossier=dossier,
+        secrets=[
+            dossier.reference,
+            other_citizen.get_username(),
+            "+22376000001",
+            "76000001",
+            "Bintou",
+            "Keïta",
+            "Sékouba",
+            "bintou.keita@example.org",
+            "acte-de-bintou.png",
+            "Message de Bintou",
+            "Sikasso",
+            "STATUT de Bintou",
+        ],
+    )
