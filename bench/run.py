@@ -664,7 +664,7 @@ def assistant_lines(figures: dict[str, Any]) -> list[str]:
             f"- OCR ({ocr['engine']}) of the generated scan of a printed French page "
             f"(JPEG, {ocr['bytes'] // 1024} KB): character accuracy **{ocr['accuracy']:.1%}**, "
             f"mean word confidence {ocr['confidence']:.0f}, {ocr['seconds_per_page']:.2f} s "
-            "per page (median of 5)."
+            "per page (median of 3)."
         )
     else:
         lines.append("- OCR: not measured (tesseract is not installed).")
