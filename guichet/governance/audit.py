@@ -128,19 +128,7 @@ def record(
     # statement; alone, it makes the head's move and the insert one transaction.
     with transaction.atomic(savepoint=False):
         entry.seq, entry.prev_hash = chain.take_place()
-        content = chain.canonical(
-            seq=entry.seq,
-            at=entry.at,
-            action=entry.action,
-            actor_id=user.pk if user is not None else None,
-            actor_label=entry.actor_label,
-            on_behalf_of=entry.on_behalf_of,
-            object_type=entry.object_type,
-            object_id=entry.object_id,
-            ip=entry.ip,
-            purpose=entry.purpose,
-            data=entry.data,
-        )
+        content = chain.canonical_of(entry, seq=entry.seq)
         entry.hash = chain.entry_hash(content, entry.prev_hash)
         entry.save(force_insert=True)
         chain.set_head(entry.seq, entry.hash)

@@ -83,6 +83,24 @@ def canonical(
     return _encode(fields).encode("ascii")  # `_content` builds the same list from a row
 
 
+def canonical_of(entry: Any, *, seq: int) -> bytes:
+    """`canonical` of an entry object (a model instance, also a migration's historical one)
+    at place `seq`."""
+    return canonical(
+        seq=seq,
+        at=entry.at,
+        action=entry.action,
+        actor_id=entry.actor_id,
+        actor_label=entry.actor_label,
+        on_behalf_of=entry.on_behalf_of,
+        object_type=entry.object_type,
+        object_id=entry.object_id,
+        ip=entry.ip,
+        purpose=entry.purpose,
+        data=entry.data,
+    )
+
+
 def entry_hash(content: bytes, prev_hash: str) -> str:
     return hashlib.sha256(content + prev_hash.encode()).hexdigest()
 

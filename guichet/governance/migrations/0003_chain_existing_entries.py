@@ -15,19 +15,7 @@ def chain_entries(apps, schema_editor):
     batch = []
     for entry in AuditEntry.objects.using(db).order_by("id").iterator(chunk_size=BATCH):
         seq += 1
-        content = chain.canonical(
-            seq=seq,
-            at=entry.at,
-            action=entry.action,
-            actor_id=entry.actor_id,
-            actor_label=entry.actor_label,
-            on_behalf_of=entry.on_behalf_of,
-            object_type=entry.object_type,
-            object_id=entry.object_id,
-            ip=entry.ip,
-            purpose=entry.purpose,
-            data=entry.data,
-        )
+        content = chain.canonical_of(entry, seq=seq)
         entry.seq, entry.prev_hash = seq, prev
         entry.hash = prev = chain.entry_hash(content, prev)
         batch.append(entry)

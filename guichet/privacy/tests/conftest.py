@@ -39,7 +39,7 @@ def other_with_data(other_citizen, demo_catalog):
     """`other_citizen` with a phone, a name, an email, a submitted dossier with a file, a
     message, an assistant question, an SMS received from them and a request on their data.
     `secrets`: strings that belong to them only."""
-    from guichet.assistant.models import Exchange
+    from guichet.assistant.tests.samples import exchange
     from guichet.dossiers import services
     from guichet.notifications.models import InboundSms
     from guichet.privacy.services import submit_request
@@ -62,16 +62,11 @@ def other_with_data(other_citizen, demo_catalog):
     services.post_message(
         dossier=dossier, body="Message de Bintou pour le centre", actor=other_citizen
     )
-    Exchange.objects.create(
-        channel="web",
+    exchange(
+        "casier judiciaire de Bintou à Sikasso",
         user=other_citizen,
-        language="fr",
-        question="casier judiciaire de Bintou à Sikasso",
         outcome="refuse",
         answer="Réponse pour Bintou seulement",
-        backend="extractive",
-        version="test",
-        latency_ms=1,
     )
     InboundSms.objects.create(sender="+22376000001", text="STATUT de Bintou", reply="ok Bintou")
     submit_request(

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from conftest import BIRTH_EXTRACT_ANSWERS
-from guichet.assistant.models import Exchange
+from guichet.assistant.tests.samples import exchange
 from guichet.dossiers import services as dossier_services
 from guichet.governance.models import AuditEntry
 from guichet.privacy.services import export_for
@@ -38,17 +38,11 @@ def citizen_with_data(submitted_dossier, citizen, staff_user, other_with_data):
         upload=SimpleUploadedFile("convocation.png", PNG_BYTES, content_type="image/png"),
         actor=staff_user,
     )
-    Exchange.objects.create(
-        channel="web",
+    exchange(
+        "prix du passeport à Bamako",
         user=citizen,
-        language="fr",
-        question="prix du passeport à Bamako",
-        outcome="answer",
         procedure_id="ml-passeport",
         answer="Le passeport coûte 55 000 FCFA.",
-        backend="extractive",
-        version="test",
-        latency_ms=3,
     )
     return dossier, attachment
 

@@ -17,6 +17,7 @@ from django.core.management.base import CommandError
 from conftest import BIRTH_EXTRACT_ANSWERS
 from guichet.accounts.models import SignInCode
 from guichet.assistant.models import Exchange
+from guichet.assistant.tests.samples import exchange
 from guichet.catalog.models import Procedure, ProcedureVersion
 from guichet.core.models import RateLimitWindow
 from guichet.documents.models import IssuedDocument
@@ -301,16 +302,7 @@ def test_a_cancelled_document_stays_cancelled_once_its_dossier_is_purged(
 
 def test_logs_go_after_their_own_periods(time_machine, django_capture_on_commit_callbacks):
     time_machine.move_to(NOW - 200 * timedelta(days=1), tick=False)  # assistant: 180 days
-    old_question = Exchange.objects.create(
-        channel="web",
-        language="fr",
-        question="prix du passeport",
-        outcome="answer",
-        answer="…",
-        backend="extractive",
-        version="1",
-        latency_ms=3,
-    )
+    old_question = exchange("prix du passeport")
     old_sms = InboundSms.objects.create(sender=PHONE, text="STATUT ML-XXXX", reply="…")
     code = SignInCode.objects.create(
         phone=PHONE,
@@ -326,16 +318,7 @@ def test_logs_go_after_their_own_periods(time_machine, django_capture_on_commit_
         bucket="sms:abc", started_at=NOW - YEAR, ends_at=NOW - YEAR, hits=3
     )
     time_machine.move_to(NOW - 5 * timedelta(days=1), tick=False)
-    new_question = Exchange.objects.create(
-        channel="sms",
-        language="fr",
-        question="acte de naissance",
-        outcome="answer",
-        answer="…",
-        backend="extractive",
-        version="1",
-        latency_ms=3,
-    )
+    new_question = exchange("acte de naissance", channel="sms")
     new_code = SignInCode.objects.create(
         phone=PHONE,
         salt="s",
