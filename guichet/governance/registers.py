@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy as _
 from guichet.accounts.models import User
 from guichet.catalog.models import Procedure
 from guichet.catalog.texts import pick
+from guichet.core import ods
 from guichet.formdefs import references
 from guichet.governance import audit
 from guichet.governance.policy import Retention, policy_for
@@ -398,20 +399,11 @@ def write_csv(out: IO[bytes], rows: Iterable[Sequence[str]]) -> None:
 def write_ods(out: IO[bytes], rows: Iterable[Sequence[str]]) -> None:
     """One sheet, header in bold, written by odfpy (a few dozen rows: no streaming)."""
     from odf.opendocument import OpenDocumentSpreadsheet
-    from odf.style import Style, TableColumnProperties, TextProperties
-    from odf.table import Table, TableCell, TableColumn, TableRow
+    from odf.table import TableCell, TableRow
     from odf.text import P
 
     doc = OpenDocumentSpreadsheet()
-    bold = Style(name="header", family="table-cell")
-    bold.addElement(TextProperties(fontweight="bold"))
-    doc.styles.addElement(bold)
-    table = Table(name="Registre des traitements")
-    for index, width in enumerate(COLUMN_WIDTHS):
-        column_style = Style(name=f"col{index}", family="table-column")
-        column_style.addElement(TableColumnProperties(columnwidth=f"{width * 0.2:.1f}cm"))
-        doc.automaticstyles.addElement(column_style)
-        table.addElement(TableColumn(stylename=column_style))
+    table = ods.sheet(doc, "Registre des traitements", COLUMN_WIDTHS)
 
     def add_row(values: Sequence[str], **attributes: str) -> None:
         row = TableRow()

@@ -44,6 +44,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from guichet.accounts.models import User
+from guichet.core import ods
 from guichet.dossiers.models import DossierStatus
 from guichet.governance import audit
 from guichet.organisation.models import Service
@@ -233,8 +234,8 @@ def _ods_skeleton() -> bytes:
     """A whole ODS file with the styles and the header row, written by odfpy."""
     from odf import number
     from odf.opendocument import OpenDocumentSpreadsheet
-    from odf.style import Style, TableColumnProperties, TextProperties
-    from odf.table import Table, TableColumn, TableRow
+    from odf.style import Style
+    from odf.table import TableRow
 
     doc = OpenDocumentSpreadsheet()
     date_style = number.DateStyle(name="iso-minute")
@@ -252,15 +253,7 @@ def _ods_skeleton() -> bytes:
         date_style.addElement(part)
     doc.styles.addElement(date_style)
     doc.styles.addElement(Style(name="date", family="table-cell", datastylename="iso-minute"))
-    bold = Style(name="header", family="table-cell")
-    bold.addElement(TextProperties(fontweight="bold"))
-    doc.styles.addElement(bold)
-    table = Table(name="Dossiers")
-    for index, width in enumerate(COLUMN_WIDTHS):
-        column_style = Style(name=f"col{index}", family="table-column")
-        column_style.addElement(TableColumnProperties(columnwidth=f"{width * 0.2:.1f}cm"))
-        doc.automaticstyles.addElement(column_style)
-        table.addElement(TableColumn(stylename=column_style))
+    table = ods.sheet(doc, "Dossiers", COLUMN_WIDTHS)
     header = TableRow()
     for title in HEADER:
         header.addElement(_ods_cell(title, stylename="header"))
