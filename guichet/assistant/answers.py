@@ -21,15 +21,6 @@ from guichet.catalog.texts import pick
 
 
 @dataclass(frozen=True)
-class Part:
-    unit_id: str
-    label: str
-    text: str
-    items: tuple[str, ...]
-    url: str
-
-
-@dataclass(frozen=True)
 class ProcedureLink:
     id: str
     title: str
@@ -44,7 +35,8 @@ class Reply:
     lead: str
     """The first sentence, always written by code ("Voici ce que dit la fiche officielle…")."""
     procedure: ProcedureLink | None = None
-    parts: tuple[Part, ...] = ()
+    parts: tuple[Unit, ...] = ()
+    """The quoted fields of the sheet, as they are."""
     suggestions: tuple[ProcedureLink, ...] = ()
     contact: str = ""
     """Where to ask a person, for a refusal."""
@@ -138,16 +130,12 @@ def compose(
         )
     definition = definitions[retrieval.candidates[0].procedure_id]
     units = units_of(definition, language)
-    parts = tuple(_part(units[f]) for f in fields_for(retrieval.aspects) if f in units)
+    parts = tuple(units[f] for f in fields_for(retrieval.aspects) if f in units)
     link = link_to(definition, language)
     return Reply(
         outcome="answer",
         lead=_("D'après la fiche officielle « %(title)s » :") % {"title": link.title},
         procedure=link,
         parts=parts,
-        cited=tuple(part.unit_id for part in parts),
+        cited=tuple(part.id for part in parts),
     )
-
-
-def _part(unit: Unit) -> Part:
-    return Part(unit_id=unit.id, label=unit.label, text=unit.text, items=unit.items, url=unit.url)

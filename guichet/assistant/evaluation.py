@@ -158,8 +158,8 @@ def citation_is_valid(unit_id: str, asked: services.Asked) -> bool:
     units = units_of(definition)
     if field_name not in units:
         return False
-    return all(part.text == units[part.unit_id.partition("#")[2]].text
-               for part in asked.reply.parts if part.unit_id == unit_id)  # fmt: skip
+    return all(part.text == units[part.field].text
+               for part in asked.reply.parts if part.id == unit_id)  # fmt: skip
 
 
 def check_thresholds(report: Report, minimums: Sequence[tuple[str, float, float]]) -> list[str]:

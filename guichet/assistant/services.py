@@ -180,7 +180,7 @@ def _phrase(question: str, reply: Reply, model: _Model, language: str) -> Reply:
     """The model's wording when every check passes, else the extractive reply as it is."""
     assert reply.procedure is not None
     units = units_of(model.definitions[reply.procedure.id], language)
-    shown = {part.unit_id for part in reply.parts}
+    shown = {part.id for part in reply.parts}
     # The quoted fields first, then the rest of the sheet: the model may use any of them.
     ordered = sorted(units.values(), key=lambda u: u.id not in shown)
     sources = [llm.Source(id=u.id, label=u.label, text=u.text) for u in ordered]

@@ -180,7 +180,7 @@ def _as_json(request: HttpRequest, asked: services.Asked) -> dict[str, Any]:
         "demarche": link(reply.procedure),
         "champs": [
             {
-                "id": part.unit_id,
+                "id": part.id,
                 "libelle": part.label,
                 "texte": part.text,
                 "elements": list(part.items),

@@ -131,9 +131,9 @@ def test_an_answer_quotes_the_asked_fields_of_the_sheet_word_for_word(retriever,
     retrieval = retriever.retrieve("combien coute le passeport au niger", country="NE")
     reply = compose(retrieval, definitions)
     units = units_of(definitions["ne-passeport"])
-    assert [p.unit_id for p in reply.parts] == ["ne-passeport#fees", "ne-passeport#office"]
+    assert [p.id for p in reply.parts] == ["ne-passeport#fees", "ne-passeport#office"]
     for part in reply.parts:
-        assert part.text == units[part.unit_id.split("#")[1]].text
+        assert part.text == units[part.field].text
         assert part.url.startswith("/demarches/ne-passeport/#")
     assert "50 000" in reply.parts[0].text
     assert reply.cited == ("ne-passeport#fees", "ne-passeport#office")
