@@ -15,7 +15,6 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.utils import timezone
 
 from guichet.accounts.models import User
 from guichet.assistant import dense, llm
@@ -203,13 +202,6 @@ def record_feedback(exchange: Exchange, *, helpful: bool) -> None:
 
 def retention() -> timedelta:
     return timedelta(days=int(getattr(settings, "ASSISTANT_LOG_RETENTION_DAYS", 180)))
-
-
-def purge_expired(*, now: Any = None) -> int:
-    """Delete exchanges older than the retention period; returns how many went."""
-    cutoff = (now or timezone.now()) - retention()
-    deleted, _ = Exchange.objects.filter(created_at__lt=cutoff).delete()
-    return deleted
 
 
 def definition(procedure_id: str) -> Mapping[str, Any] | None:
