@@ -204,9 +204,11 @@ def _document_fields(spec: FormSpec, answers: Mapping[str, Any]) -> dict[int, li
     return found
 
 
-def checklist(dossier: Dossier, language: str | None = None) -> list[ChecklistItem]:
+def checklist(
+    dossier: Dossier, language: str | None = None, *, spec: FormSpec | None = None
+) -> list[ChecklistItem]:
     """Each document the procedure requires, and whether a file seems to be it."""
-    spec = FormSpec.from_definition(dossier.version.definition)
+    spec = spec or FormSpec.from_definition(dossier.version.definition)
     files = _files(dossier, spec)
     fields = _document_fields(spec, dossier.answers)
     items = []
@@ -288,7 +290,9 @@ def _quote(text: str) -> str:
     return text if len(text) <= QUOTE_CHARS else text[: QUOTE_CHARS - 1].rstrip() + "…"
 
 
-def summary(dossier: Dossier, language: str | None = None) -> list[str]:
+def summary(
+    dossier: Dossier, language: str | None = None, *, spec: FormSpec | None = None
+) -> list[str]:
     """The dossier in a few lines, each one taken from what is stored (nothing written by
     a model): procedure, declared name, dates, state, files, the last exchange, answers."""
     definition = dossier.version.definition
@@ -329,18 +333,17 @@ def summary(dossier: Dossier, language: str | None = None) -> list[str]:
                 "text": _quote(message.body) or _("(fichier seul)"),
             }
         )
-    lines += _key_answers(dossier, language)
+    lines += _key_answers(dossier, language, spec or FormSpec.from_definition(definition))
     return lines
 
 
-def _key_answers(dossier: Dossier, language: str | None) -> list[str]:
+def _key_answers(dossier: Dossier, language: str | None, spec: FormSpec) -> list[str]:
     """The first answers that say what is asked: those that route the dossier first, then
     in form order; not the name (above), contacts, files or lists."""
     definition = dossier.version.definition
     workflow = definition.get("workflow") or {}
     skip = set(workflow.get("name_fields", []))
     first = list(workflow.get("route_by", []))
-    spec = FormSpec.from_definition(definition)
     rows = [
         row
         for section in spec.summary(dossier.answers, language)

@@ -256,8 +256,8 @@ def _render_dossier(
             if rights.can_supervise(dossier.service_id)
             else [],
             "max_reason": services.MAX_REASON_LENGTH,
-            "checklist": casework.checklist(dossier, language),
-            "case_summary": casework.summary(dossier, language),
+            "checklist": casework.checklist(dossier, language, spec=spec),
+            "case_summary": casework.summary(dossier, language, spec=spec),
             "error": error,
         },
         status=status,
