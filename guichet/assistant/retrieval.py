@@ -184,7 +184,7 @@ class Retriever:
     def retrieve(self, question: str, *, country: str | None = None) -> Retrieval:
         aspects = aspects_of(question)
         analysis = self.index.analyse(question)
-        hits = self.index.search(question, country=country, limit=CANDIDATES)
+        hits = self.index.search(question, country=country, limit=CANDIDATES, analysis=analysis)
         dense_scores = self._dense(question, country) if self.dense is not None and hits else {}
         lexical = tuple(
             Candidate(

@@ -105,6 +105,8 @@ class Analysis:
     guessed: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """Words the catalog does not know, read as known stems by prefix or typo ("peche"
     may be "piece"): a guess, not a certainty."""
+    groups: tuple[tuple[tuple[str, float], ...], ...] = ()
+    """One group of (stem, factor) per distinct query word: what ranking scores."""
 
 
 # --- Text --------------------------------------------------------------------------------------
@@ -279,14 +281,6 @@ def _field_texts(data: Mapping[str, Any]) -> dict[str, list[str]]:
     }
 
 
-@dataclass(frozen=True)
-class _Plan:
-    """A query as the index understands it: one group of (stem, factor) per query word."""
-
-    groups: tuple[tuple[tuple[str, float], ...], ...]
-    countries: frozenset[str]
-
-
 class SearchIndex:
     """An in-memory inverted index of procedures; build once, search many times."""
 
@@ -371,8 +365,16 @@ class SearchIndex:
         """`normalise_query` with this index's vocabulary and lexicon."""
         return normalise_query(text, vocabulary=self._postings, lexicon=self._lexicon)
 
-    def search(self, query: str, *, country: str | None = None, limit: int = 20) -> list[Hit]:
-        plan = self._plan(query)
+    def search(
+        self,
+        query: str,
+        *,
+        country: str | None = None,
+        limit: int = 20,
+        analysis: Analysis | None = None,
+    ) -> list[Hit]:
+        """Best procedures first. `analysis`: `analyse(query)` when the caller has it."""
+        plan = analysis or self.analyse(query)
         scores = self._scores(plan)
         wanted = country.upper() if country else None
         ranked: list[tuple[float, str]] = []
@@ -390,7 +392,7 @@ class SearchIndex:
         """How much each field of one procedure contributes to its score (before any boost)."""
         doc = self._ids.index(procedure_id)
         by_field: dict[str, float] = defaultdict(float)
-        for group in self._plan(query).groups:
+        for group in self.analyse(query).groups:
             matches = [(self._postings[s].get(doc, 0.0) * f, s) for s, f in group]
             score, term = max(matches)
             if score <= 0:
@@ -406,6 +408,7 @@ class SearchIndex:
         unknown: list[str] = []
         countries: set[str] = set()
         guessed: dict[str, tuple[str, ...]] = {}
+        groups: list[tuple[tuple[str, float], ...]] = []
         for word, stemmed in _query_words(query, self._lexicon, self._postings):
             if word in self._lexicon.countries:
                 countries.add(self._lexicon.countries[word])
@@ -418,6 +421,8 @@ class SearchIndex:
                     guessed[word] = tuple(term for term, _ in group)
             for term, factor in group:
                 terms[term] = max(terms.get(term, 0.0), factor)
+            if group:
+                groups.append(group)
             if group or word in self._lexicon.elsewhere or not word.isalpha():
                 continue
             if country := self._guess_country(word):
@@ -425,7 +430,11 @@ class SearchIndex:
             elif len(word) >= MIN_GUESS_LENGTH:
                 unknown.append(word)
         return Analysis(
-            terms=terms, unknown=tuple(unknown), countries=frozenset(countries), guessed=guessed
+            terms=terms,
+            unknown=tuple(unknown),
+            countries=frozenset(countries),
+            guessed=guessed,
+            groups=tuple(dict.fromkeys(groups)),
         )
 
     def name_terms(self, text: str) -> list[str]:
@@ -448,7 +457,7 @@ class SearchIndex:
 
     # --- internals ---
 
-    def _scores(self, plan: _Plan) -> dict[int, float]:
+    def _scores(self, plan: Analysis) -> dict[int, float]:
         scores: dict[int, float] = defaultdict(float)
         for group in plan.groups:
             # A query word scores once per procedure, by its best reading: a typo that
@@ -462,20 +471,6 @@ class SearchIndex:
             for doc, value in best.items():
                 scores[doc] += value
         return scores
-
-    def _plan(self, query: str) -> _Plan:
-        groups: list[tuple[tuple[str, float], ...]] = []
-        countries: set[str] = set()
-        for word, stemmed in _query_words(query, self._lexicon, self._postings):
-            if word in self._lexicon.countries:
-                countries.add(self._lexicon.countries[word])
-            elif stemmed in self._postings:
-                groups.append(((stemmed, 1.0),))
-            elif guesses := self._guess(word, stemmed):
-                groups.append(guesses)
-            elif country := self._guess_country(word):
-                countries.add(country)
-        return _Plan(groups=tuple(dict.fromkeys(groups)), countries=frozenset(countries))
 
     def _guess(self, word: str, stemmed: str) -> tuple[tuple[str, float], ...]:
         """Known stems an unknown word may stand for, each with its discount."""
