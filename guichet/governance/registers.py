@@ -28,6 +28,7 @@ from guichet.accounts.models import User
 from guichet.catalog.models import Procedure
 from guichet.catalog.texts import pick
 from guichet.core import ods
+from guichet.core.spreadsheets import safe_text
 from guichet.formdefs import references
 from guichet.governance import audit
 from guichet.governance.policy import Retention, policy_for
@@ -346,8 +347,6 @@ def _joined(values: Sequence[str], empty: str | Promise) -> str:
 
 def declaration_rows(items: Iterable[Activity]) -> list[tuple[str, ...]]:
     """One row per activity, in French, text made safe for a spreadsheet."""
-    from guichet.workflow.exports import safe_text
-
     with translation.override("fr"):
         security = " ; ".join(str(m) for m in security_measures())
         countries = references.countries()

@@ -14,9 +14,9 @@ Formats:
   as text, `AAAA-MM-JJ HH:MM`.
 - XLSX and ODS: dates are real dates shown as `AAAA-MM-JJ HH:MM`, so they sort and filter.
 All dates are in the project's time zone (settings.TIME_ZONE). Every text cell is
-neutralised against formula injection: a value starting with `=`, `+`, `-`, `@`, a tab or
-a carriage return gets a leading apostrophe, so that no spreadsheet runs what an
-applicant typed in their name.
+neutralised against formula injection (`core.spreadsheets.safe_text`): a value starting
+with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading apostrophe, so that no
+spreadsheet runs what an applicant typed in their name.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import csv
 import io
 import logging
 import os
-import re
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
@@ -45,6 +44,7 @@ from django.utils.translation import gettext as _
 
 from guichet.accounts.models import User
 from guichet.core import ods
+from guichet.core.spreadsheets import safe_text
 from guichet.dossiers.models import DossierStatus
 from guichet.governance import audit
 from guichet.organisation.models import Service
@@ -90,19 +90,6 @@ Row = tuple[Cell, ...]
 
 
 # --- Cell values --------------------------------------------------------------------------------
-
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-_XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-"""Characters XML (hence XLSX and ODS) cannot hold; removed from every format alike."""
-
-
-def safe_text(value: object) -> str:
-    """A text cell's value: illegal characters removed, and a leading apostrophe when a
-    spreadsheet would read the value as a formula."""
-    text = _XML_ILLEGAL.sub("", str(value))
-    if text.startswith(_FORMULA_STARTS):
-        return "'" + text
-    return text
 
 
 def _local(moment: datetime | None, zone: ZoneInfo) -> datetime | None:

@@ -118,28 +118,6 @@ def stored_export_files() -> set[str]:
     return {str(p) for p in root.rglob("*") if p.is_file()} if root.exists() else set()
 
 
-# --- Cells ------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("=1+1", "'=1+1"),
-        ("+22370123456", "'+22370123456"),
-        ("-2", "'-2"),
-        ("@SUM(A1)", "'@SUM(A1)"),
-        ("\tx", "'\tx"),
-        ("\rx", "'\rx"),
-        ("\x01=cmd", "'=cmd"),
-        ("Traoré Awa", "Traoré Awa"),
-        ("ML-7K3Q-9DXC", "ML-7K3Q-9DXC"),
-        ("a=b", "a=b"),
-    ],
-)
-def test_text_cells_are_neutralised(value, expected):
-    assert exports.safe_text(value) == expected
-
-
 def test_saved_filters_read_back_the_same():
     filters = QueueFilters(
         status="all", procedure="ml-passeport", overdue=True, assigned="me", q="awa", sort="recent"
