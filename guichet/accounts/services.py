@@ -8,7 +8,6 @@ for it: the view keeps its id in the session and passes it back, never the form.
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -207,12 +206,6 @@ def _new_username() -> str:
 
 def _masked(phone: str) -> dict[str, str]:
     return {"phone": mask(phone)}
-
-
-def delete_expired_codes(*, older_than: timedelta = timedelta(days=1)) -> int:
-    """Delete sign-in codes (and the numbers they hold) expired for `older_than`."""
-    deleted, _ = SignInCode.objects.filter(expires_at__lte=timezone.now() - older_than).delete()
-    return deleted
 
 
 PROFILE_FIELDS = ("display_name", "email", "notify_by_sms", "notify_by_email", "language")

@@ -269,11 +269,3 @@ def test_a_translation_that_is_not_gsm7_falls_back_to_french(monkeypatch):
     with translation.override("bm"):
         text = sign_in_code_sms("123456")
     assert text.startswith("Guichet : votre code est 123456.")
-
-
-def test_expired_codes_are_deleted_after_a_day(clock, send_code):
-    send_code()
-    clock.shift(timedelta(minutes=10) + timedelta(days=1) - timedelta(seconds=1))
-    assert services.delete_expired_codes() == 0
-    clock.shift(timedelta(seconds=1))
-    assert services.delete_expired_codes() == 1
