@@ -308,6 +308,11 @@ SMS_LOG_RETENTION_DAYS = env_int("SMS_LOG_RETENTION_DAYS", 180, minimum=1)
 # "[effacé]" once older (the entries themselves are chained and never change).
 AUDIT_DETAILS_RETENTION_DAYS = env_int("AUDIT_DETAILS_RETENTION_DAYS", 365, minimum=1)
 
+# --- Rights requests --------------------------------------------------------------------
+# Days the administration has to answer a request on personal data ("Mes données"): the
+# laws of the three countries set none we could verify; 30 is their authorities' practice.
+PRIVACY_REQUEST_DAYS = env_int("PRIVACY_REQUEST_DAYS", 30, minimum=1)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
