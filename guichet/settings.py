@@ -278,6 +278,16 @@ AUDIT_CHECKPOINT_KEY_FILE = Path(
 )
 AUDIT_CHECKPOINT_KEY = env_str("AUDIT_CHECKPOINT_KEY", "")
 
+# --- Sensitive answers --------------------------------------------------------------------
+# Answers of fields a procedure marks `sensitive` are stored encrypted (core/sealing.py)
+# with the current key of a ring kept out of the database: FIELD_KEYS (its JSON, from a
+# secrets manager) or the file FIELD_KEYS_FILE (mode 0600; back it up apart from the
+# database: without it those answers are lost). `manage.py field_keys create` makes the
+# file; in development (and tests) it is made on first use.
+FIELD_KEYS = env_str("FIELD_KEYS", "")
+FIELD_KEYS_FILE = Path(env_str("FIELD_KEYS_FILE", str(DATA_DIR / "keys" / "field-keys.json")))
+FIELD_KEYS_AUTO_CREATE = env_bool("FIELD_KEYS_AUTO_CREATE", DEBUG)
+
 # --- Assistant --------------------------------------------------------------------------
 # Answers come from the catalog by code (docs/assistant.md). The dense ranking is used when
 # the `dense` extra is installed, unless turned off here. A language model may phrase

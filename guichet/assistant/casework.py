@@ -339,7 +339,7 @@ def summary(
 
 def _key_answers(dossier: Dossier, language: str | None, spec: FormSpec) -> list[str]:
     """The first answers that say what is asked: those that route the dossier first, then
-    in form order; not the name (above), contacts, files or lists."""
+    in form order; not the name (above), contacts, files, lists or sensitive answers."""
     definition = dossier.version.definition
     workflow = definition.get("workflow") or {}
     skip = set(workflow.get("name_fields", []))
@@ -350,6 +350,7 @@ def _key_answers(dossier: Dossier, language: str | None, spec: FormSpec) -> list
         for row in section.rows
         if row.field_id not in skip
         and spec.field(row.field_id).type not in ("file", "group", "phone", "email")
+        and not spec.field(row.field_id).sensitive
         and not is_empty(dossier.answers.get(row.field_id))
     ]
     rows.sort(key=lambda row: first.index(row.field_id) if row.field_id in first else len(first))

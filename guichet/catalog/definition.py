@@ -308,7 +308,8 @@ ROUTING_FIELD_TYPES = ("commune", "region")
 
 def _workflow_errors(data: dict[str, Any]) -> list[tuple[Path_, str]]:
     """An online form needs services to handle its dossiers; routing and name fields must be
-    fields of the form's pages (not inside a group), routing ones a commune or a region."""
+    fields of the form's pages (not inside a group), routing ones a commune or a region,
+    name ones not sensitive."""
     workflow, form = data.get("workflow"), data.get("form")
     if form and not workflow:
         return [(("workflow",), "un formulaire en ligne demande workflow.services")]
@@ -326,10 +327,20 @@ def _workflow_errors(data: dict[str, Any]) -> list[tuple[Path_, str]]:
                     f"« {field_id} » doit être un champ commune ou region du formulaire",
                 )
             )
+    sensitive = {f["id"] for page in form["pages"] for f in page["fields"] if f.get("sensitive")}
     for i, field_id in enumerate(workflow.get("name_fields", [])):
         if field_id not in types:
             problems.append(
                 (("workflow", "name_fields", i), f"« {field_id} » n'est pas un champ du formulaire")
+            )
+        elif field_id in sensitive:
+            # The name is shown in queues and exports, in clear: never a sensitive answer.
+            problems.append(
+                (
+                    ("workflow", "name_fields", i),
+                    f"« {field_id} » est marqué sensible : il ne peut pas nommer le dossier "
+                    "dans les files et les exports",
+                )
             )
     return problems
 

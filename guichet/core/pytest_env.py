@@ -16,3 +16,5 @@ os.environ.setdefault("GUICHET_DATA_DIR", tempfile.mkdtemp(prefix="guichet-tests
 # The assistant's dense ranking (the `dense` extra) is tested by its own tests, which turn
 # it on; elsewhere the default, lexical assistant is what the tests describe.
 os.environ.setdefault("ASSISTANT_DENSE", "0")
+# The key ring of sensitive answers is made on first use in the test data folder.
+os.environ.setdefault("FIELD_KEYS_AUTO_CREATE", "1")

@@ -10,6 +10,9 @@ from django.core.files.storage import storages
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from guichet.core import sealing
+from guichet.formdefs.definition import sensitive_paths
+
 
 def _attachments_storage() -> Any:
     # Resolved when used, so tests and deployments can point it elsewhere (S3, a tmp dir).
@@ -32,6 +35,22 @@ OPEN_STATUSES = (DossierStatus.SUBMITTED, DossierStatus.IN_REVIEW, DossierStatus
 """Waiting for a decision: what a back-office queue shows by default."""
 
 
+class SealedAnswersField(models.JSONField):
+    """The answers, with those of fields the procedure marks `sensitive` sealed on their way
+    to the database (core/sealing.py). In memory they are plain; `Dossier.from_db` opens
+    them when a row is read. Every write of a model instance goes through `pre_save`
+    (save, create, bulk_create); a queryset `update` or `bulk_update` of answers would not,
+    and no code uses them on answers (a test keeps it so)."""
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> Any:
+        value = super().pre_save(model_instance, add)
+        assert isinstance(model_instance, Dossier)
+        paths = model_instance.sensitive_paths()
+        if not paths or not value:
+            return value
+        return sealing.seal_answers(value, paths, context=model_instance.reference)
+
+
 class Dossier(models.Model):
     reference = models.CharField(max_length=16, unique=True)
     """Readable over the phone (`ML-7K3Q-9DXC`, see references.py); given at creation."""
@@ -48,7 +67,7 @@ class Dossier(models.Model):
     status = models.CharField(
         max_length=30, choices=DossierStatus.choices, default=DossierStatus.DRAFT
     )
-    answers: models.JSONField[dict[str, Any]] = models.JSONField(default=dict)
+    answers: models.JSONField[dict[str, Any]] = SealedAnswersField(default=dict)
     current_page = models.CharField(max_length=80, blank=True)
     submission_token = models.UUIDField(default=uuid.uuid4, editable=False)
     """Sent with the submit form: a retry or a double click with it submits only once."""
@@ -106,6 +125,24 @@ class Dossier(models.Model):
 
     def __str__(self) -> str:
         return self.reference
+
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Any, values: Any) -> Dossier:
+        dossier = super().from_db(db, field_names, values)
+        answers = dossier.__dict__.get("answers")
+        if answers:
+            dossier._sealed = sealing.open_answers(answers, context=dossier.reference)
+        return dossier
+
+    _sealed: tuple[str, ...] = ()
+    """Where answers were sealed when read: they stay sealed (a field marked sensitive in
+    a later version, then sealed by `field_keys reseal`, is not stored in clear again)."""
+
+    def sensitive_paths(self) -> tuple[str, ...]:
+        """Where this dossier's sensitive answers are: its version's sensitive fields, and
+        whatever was already sealed."""
+        marked = sensitive_paths(self.version.definition)
+        return marked + tuple(p for p in self._sealed if p not in marked)
 
     @property
     def is_draft(self) -> bool:

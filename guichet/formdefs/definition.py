@@ -33,7 +33,8 @@ STRING_TYPES = ("text", "long_text", "email", "phone", "date", "national_id", "c
 
 # Keys of a field in the order the normal form (and `procedures export`) writes them.
 FIELD_KEYS = (
-    "id", "type", "label", "text", "help", "required", "show_if", "min_length", "max_length",
+    "id", "type", "label", "text", "help", "required", "sensitive", "show_if", "min_length",
+    "max_length",
     "pattern", "pattern_message", "autocomplete", "integer", "min", "max", "choices", "country",
     "region_field", "region", "scheme", "accept", "max_size_mb", "max_files", "document",
     "item_label", "fields",
@@ -87,6 +88,22 @@ def normalise_form(form: Mapping[str, Any]) -> dict[str, Any]:
         pages.append(out)
     privacy = {k: normalise_text(form["privacy"][k]) for k in PRIVACY_KEYS}
     return {"pages": pages, "privacy": privacy}
+
+
+def sensitive_paths(definition: Mapping[str, Any]) -> tuple[str, ...]:
+    """Where the answers of fields marked `sensitive` are: "field", or "group.child" for a
+    field inside a repeatable group. These are stored sealed (core/sealing.py)."""
+    found: list[str] = []
+    for page in (definition.get("form") or {}).get("pages", ()):
+        for field in page["fields"]:
+            if field.get("sensitive"):
+                found.append(field["id"])
+            found.extend(
+                f"{field['id']}.{child['id']}"
+                for child in field.get("fields", ())
+                if child.get("sensitive")
+            )
+    return tuple(found)
 
 
 # --- Dates -----------------------------------------------------------------------------------

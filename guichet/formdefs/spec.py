@@ -58,6 +58,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import override
 
 from guichet.catalog.texts import pick
+from guichet.core import sealing
 from guichet.formdefs import conditions
 from guichet.formdefs.conditions import Condition, evaluate, is_empty
 from guichet.formdefs.fields import KINDS, AnswerTypeError, answer_display
@@ -117,6 +118,12 @@ class FieldSpec:
     file_rules: FileRules = field(
         default_factory=lambda: FileRules((), FILE_KINDS, DEFAULT_MAX_SIZE_MB, 1, None)
     )
+
+    @property
+    def sensitive(self) -> bool:
+        """Marked `sensitive` by the procedure: stored sealed, masked for whoever does not
+        need it (core/sealing.py)."""
+        return bool(self.options.get("sensitive"))
 
     @property
     def holds_answer(self) -> bool:
@@ -434,10 +441,16 @@ class FormSpec:
     # --- Summary --------------------------------------------------------------------------
 
     def summary(
-        self, answers: Mapping[str, Any], language: str | None = None
+        self, answers: Mapping[str, Any], language: str | None = None, *, masked: bool = False
     ) -> list[SummarySection]:
-        """What the citizen answered, page by page, for the page before submission."""
+        """What the citizen answered, page by page, for the page before submission.
+        `masked`: sensitive answers shown as `••••34` (for a person who does not need them)."""
         language = language or "fr"
+
+        def shown(spec: FieldSpec, value: Any) -> str:
+            text = answer_display(spec, value, language)
+            return sealing.mask(text) if masked and spec.sensitive else text
+
         effective = self.effective_answers(answers)
         sections = []
         with override(language):
@@ -453,9 +466,7 @@ class FormSpec:
                     label = pick(spec.label, language)
                     value = effective.get(spec.id)
                     if spec.type != "group":
-                        rows.append(
-                            SummaryRow(spec.id, label, answer_display(spec, value, language))
-                        )
+                        rows.append(SummaryRow(spec.id, label, shown(spec, value)))
                         continue
                     items = value or []
                     item_label = pick(spec.options.get("item_label") or spec.label, language)
@@ -467,7 +478,7 @@ class FormSpec:
                                     SummaryRow(
                                         spec.id,
                                         f"{item_label} {n} — {pick(child.label, language)}",
-                                        answer_display(child, item[child.id], language),
+                                        shown(child, item[child.id]),
                                     )
                                 )
                 sections.append(SummarySection(page.id, pick(page.title, language), rows))

@@ -19,6 +19,7 @@ from guichet.governance.models import AuditEntry
 
 ACTIONS = {
     "procedure.imported": "Nouvelle version d'une démarche importée",
+    "privacy_notice.created": "Nouvelle version des mentions sur les données d'une démarche",
     "account.code_sent": "Code de connexion envoyé par SMS",
     "account.created": "Compte citoyen créé à la première connexion",
     "account.signed_in": "Connexion avec un code reçu par SMS",
@@ -28,6 +29,7 @@ ACTIONS = {
     "staff.totp_confirmed": "Application d'authentification configurée par un agent",
     "dossier.started": "Brouillon de dossier commencé",
     "dossier.submitted": "Dossier déposé",
+    "consent.withdrawn": "Consentement retiré par le demandeur : le dossier n'est plus traité",
     "attachment.added": "Pièce jointe ajoutée à un brouillon",
     "attachment.removed": "Pièce jointe retirée d'un brouillon",
     "message.posted": "Message envoyé sur un dossier",
@@ -54,6 +56,9 @@ ACTIONS = {
     "rights_request.submitted": "Demande sur ses données : rectifier, s'opposer, verrouiller",
     "rights_request.answered": "Réponse du service à une demande d'un citoyen sur ses données",
     "personal_data.exported": "Données d'un citoyen téléchargées ou affichées par lui-même",
+    "field_keys.rotated": "Nouvelle clé de chiffrement des réponses sensibles mise en service",
+    "field_keys.resealed": "Réponses sensibles rechiffrées avec la clé courante",
+    "field_keys.retired": "Ancienne clé de chiffrement des réponses sensibles retirée",
 }
 
 Actor = User | AnonymousUser | str | None

@@ -1,6 +1,15 @@
 from __future__ import annotations
 
-from guichet.formdefs.tests.support import SOURCE, errors_of, line_of, spec_from
+import pytest
+
+from guichet.catalog.definition import DefinitionSetError, parse_definition
+from guichet.formdefs.tests.support import (
+    SOURCE,
+    definition_text,
+    errors_of,
+    line_of,
+    spec_from,
+)
 
 TWO_FIELDS = """
 - id: vous
@@ -247,3 +256,22 @@ def test_a_text_must_be_a_string_or_translations():
         "fields[1].label : attendu un texte non vide ou une table de traductions" in e
         for e in errors
     )
+
+
+def test_a_sensitive_field_is_kept_in_the_normal_form_and_cannot_name_the_dossier():
+    pages = TWO_FIELDS.replace("    label: Nom\n", "    label: Nom\n    sensitive: true\n")
+    spec = spec_from(pages)
+    assert spec.field("nom").sensitive and not spec.field("pour").sensitive
+    named = definition_text(pages).replace(
+        "workflow: {services: [ml-mairie-centrale]}",
+        "workflow: {services: [ml-mairie-centrale], name_fields: [nom]}",
+    )
+    with pytest.raises(DefinitionSetError) as excinfo:
+        parse_definition(named, SOURCE)
+    assert "« nom » est marqué sensible" in str(excinfo.value.errors[0])
+
+
+def test_a_file_field_cannot_be_marked_sensitive():
+    pages = "- id: p\n  title: P\n  fields:\n  - {id: f, type: file, label: F, sensitive: true}\n"
+    _text, errors = errors_of(pages)
+    assert "sensitive : champ inconnu" in errors[0]

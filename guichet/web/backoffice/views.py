@@ -231,7 +231,8 @@ def _render_dossier(
             "dossier": dossier,
             "procedure_title": pick(dossier.version.definition["title"], language),
             "overdue": queries.is_overdue(dossier),
-            "sections": spec.summary(dossier.answers, language),
+            # Sensitive answers in full only for those who decide on the dossier.
+            "sections": spec.summary(dossier.answers, language, masked=not can_review),
             "files": [
                 (a, getattr(a, "reading", None))  # None: not read yet
                 for a in attachments
