@@ -16,7 +16,7 @@ import csv
 import io
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage, storages
@@ -30,6 +30,7 @@ from guichet.catalog.texts import pick
 from guichet.core import ods
 from guichet.core.spreadsheets import safe_text
 from guichet.formdefs import references
+from guichet.formdefs.definition import sensitive_paths
 from guichet.governance import audit
 from guichet.governance.policy import Retention, policy_for
 
@@ -233,6 +234,8 @@ class Activity:
     transfers: tuple[str, ...]
     """Country names; empty: no transfer outside the country."""
     retention: Retention
+    sealed: tuple[str, ...] = ()
+    """Labels of the form's sensitive fields, whose answers are stored encrypted."""
 
     @property
     def supervisor(self) -> Supervisor:
@@ -282,9 +285,26 @@ def activities(
                     countries[c].name(language) if c in countries else c for c in policy.transfers
                 ),
                 retention=policy.retention,
+                sealed=_sealed_labels(definition, language),
             )
         )
     return out
+
+
+def _sealed_labels(definition: dict[str, Any], language: str | None) -> tuple[str, ...]:
+    fields = {
+        f["id"]: f
+        for page in (definition.get("form") or {}).get("pages", ())
+        for f in page["fields"]
+    }
+    labels = []
+    for path in sensitive_paths(definition):
+        top, _sep, child = path.partition(".")
+        field = fields[top]
+        if child:
+            field = next(c for c in field["fields"] if c["id"] == child)
+        labels.append(pick(field["label"], language))
+    return tuple(dict.fromkeys(labels))
 
 
 def duration(days: int) -> str:
@@ -378,7 +398,12 @@ def declaration_rows(items: Iterable[Activity]) -> list[tuple[str, ...]]:
                 _joined(a.processors, _("aucun")),
                 _joined(a.transfers, _("aucun")),
                 retention_text(a.retention),
-                security,
+                security
+                + (
+                    " ; " + str(_("Réponses chiffrées : %s")) % ", ".join(a.sealed)
+                    if a.sealed
+                    else ""
+                ),
                 no_decision,
             )
             rows.append(tuple(safe_text(value) for value in row))

@@ -239,3 +239,13 @@ def test_durations_read_in_years_when_they_are_whole_years():
     assert registers.duration(3650) == "10 ans"
     assert registers.duration(365) == "1 an"
     assert registers.duration(90) == "90 jours"
+
+
+@pytest.mark.django_db
+def test_the_register_names_the_answers_stored_encrypted(demo_catalog, client):
+    by_id = {a.procedure_id: a for a in registers.activities()}
+    assert by_id["ml-extrait-acte-naissance"].sealed == ("Votre NINA",)
+    assert by_id["bf-creation-entreprise"].sealed == ("Numéro de votre CNIB", "Numéro de CNIB")
+    assert by_id["ml-passeport"].sealed == ()  # no online form
+    row = registers.declaration_rows([by_id["ml-extrait-acte-naissance"]])[0]
+    assert row[-2].endswith("Réponses chiffrées : Votre NINA")
