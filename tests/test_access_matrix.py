@@ -87,6 +87,8 @@ READERS_OF_S1 = {"agent_s1_t1": 200, "supervisor": 200, "auditor": 200}
 """Who may read service 1's queue and dossiers: its agents, its supervisor, the auditor
 of its authority. Not the same service elsewhere, not another service, not the
 procedure administrator."""
+READERS_WITH_PURPOSE = {**READERS_OF_S1, "auditor": 302}
+"""Files and documents: the auditor is first sent to give the purpose of the reading."""
 ACTORS_OF_S1 = frozenset({"agent_s1_t1", "supervisor"})
 REGISTER_READERS = {"procedure_admin": 200, "auditor": 200}
 """Who reads the register of processing activities of the civil-status authority."""
@@ -206,17 +208,27 @@ EXPECTED: dict[str, list[Case]] = {
         Case("/instruction/dossiers/{ref}/", staff_only(READERS_OF_S1)),
         Case("/instruction/dossiers/{draft}/", staff_only({})),  # drafts are the citizen's
     ],
+    # Why a reader outside the service opens the dossier (the auditor sees this form, not
+    # the dossier, until they give one): POSTed by its readers, refused to everyone else.
+    "backoffice:purpose": [
+        Case(
+            "/instruction/dossiers/{ref}/motif/",
+            staff_only({}, others=405),
+            actors=frozenset(READERS_OF_S1),
+            post_probe=True,
+        )
+    ],
     "backoffice:transition": _post_only_staff("/instruction/dossiers/{ref}/etat/"),
     "backoffice:request-info": _post_only_staff("/instruction/dossiers/{ref}/complement/"),
     "backoffice:assign": _post_only_staff("/instruction/dossiers/{ref}/attribution/"),
     "backoffice:message": _post_only_staff("/instruction/dossiers/{ref}/messages/"),
     "backoffice:annotate": _post_only_staff("/instruction/dossiers/{ref}/notes/"),
     "backoffice:file": [
-        Case("/instruction/dossiers/{ref}/fichiers/{file}/", staff_only(READERS_OF_S1)),
+        Case("/instruction/dossiers/{ref}/fichiers/{file}/", staff_only(READERS_WITH_PURPOSE)),
         Case("/instruction/dossiers/{draft}/fichiers/{draft_file}/", staff_only({})),
     ],
     "backoffice:document": [
-        Case("/instruction/dossiers/{ref}/documents/{doc}.pdf", staff_only(READERS_OF_S1)),
+        Case("/instruction/dossiers/{ref}/documents/{doc}.pdf", staff_only(READERS_WITH_PURPOSE)),
     ],
     "backoffice:revoke-document": _post_only_staff(
         "/instruction/dossiers/{ref}/documents/{doc}/annuler/"

@@ -14,6 +14,7 @@ urlpatterns = [
     ),
     path("instruction/services/<slug:service_id>/charge/", views.workload, name="workload"),
     path("instruction/dossiers/<str:reference>/", views.dossier_page, name="dossier"),
+    path("instruction/dossiers/<str:reference>/motif/", views.give_purpose, name="purpose"),
     path("instruction/dossiers/<str:reference>/etat/", views.transition, name="transition"),
     path(
         "instruction/dossiers/<str:reference>/complement/",

@@ -13,9 +13,11 @@ from dataclasses import dataclass
 
 from django.contrib import messages
 from django.db.models import Prefetch, prefetch_related_objects
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -69,6 +71,15 @@ def home(request: HttpRequest) -> HttpResponse:
             "rights": rights,
             "services": services_visible_to(rights),
             "mine": queries.my_open_dossiers(signed_in_user(request)).count(),
+            # The same rules as the pages themselves (governance_views._register_scope,
+            # privacy.queries.requests_to_answer): a link only where there is something.
+            "reads_register": bool(
+                rights.platform_admin
+                or rights.audits_everything
+                or rights.auditor_of
+                or rights.admin_of
+            ),
+            "answers_requests": bool(rights.agent_of or rights.platform_admin),
         },
     )
 
@@ -273,11 +284,110 @@ def _with_readings(dossier: Dossier) -> None:
     )
 
 
+# --- Why someone outside the service opens a dossier ---------------------------------------------
+
+PURPOSES = {
+    "audit": gettext_lazy("Contrôle / audit"),
+    "complaint": gettext_lazy("Réclamation du demandeur"),
+    "authority": gettext_lazy("Demande d'une autorité"),
+    "other": gettext_lazy("Autre"),
+}
+MAX_PURPOSE_DETAIL = 200
+PURPOSES_KEY = "dossier_purposes"
+"""In the session: dossier id → the purpose given for it, kept until signing out."""
+MAX_KEPT_PURPOSES = 200
+"""Dossiers whose purpose a session remembers (the oldest is asked for again)."""
+
+
+def _purpose(request: HttpRequest, dossier: Dossier) -> str | None:
+    """What the audit entries of this reading say as purpose: "" for the people who work
+    in the dossier's service (their queue is the reason), the purpose given earlier in this
+    session by anyone else (an auditor), or None: to be asked before anything is shown."""
+    if _rights(request).can_review(dossier.service_id):
+        return ""
+    purpose: str | None = request.session.get(PURPOSES_KEY, {}).get(str(dossier.pk))
+    return purpose
+
+
+def _parse_purpose(data: QueryDict) -> str:
+    """The purpose as the audit log keeps it, in French whatever the page's language:
+    "Contrôle / audit", or with the detail typed, "Autre : saisine du médiateur"."""
+    choice = data.get("purpose", "")
+    words = data.get("detail", "").split()  # line breaks and tabs become single spaces
+    detail = "".join(c for c in " ".join(words) if c.isprintable())
+    if choice not in PURPOSES:
+        raise ValueError(_("Choisissez le motif de la consultation."))
+    if choice == "other" and not detail:
+        raise ValueError(_("Précisez le motif de la consultation."))
+    if len(detail) > MAX_PURPOSE_DETAIL:
+        raise ValueError(
+            _("La précision ne doit pas dépasser %(n)d caractères.") % {"n": MAX_PURPOSE_DETAIL}
+        )
+    with translation.override("fr"):
+        label = str(PURPOSES[choice])
+    return f"{label} : {detail}" if detail else label
+
+
+def _ask_purpose(
+    request: HttpRequest, dossier: Dossier, *, error: str = "", status: int = 200
+) -> HttpResponse:
+    """The form shown instead of the dossier: nothing of the applicant, nothing recorded."""
+    page = reverse("backoffice:dossier", args=[dossier.reference])
+    wanted = request.POST.get("next") or request.GET.get("next") or ""
+    return render(
+        request,
+        "backoffice/purpose.html",
+        {
+            "dossier": dossier,
+            "purposes": list(PURPOSES.items()),
+            "max_detail": MAX_PURPOSE_DETAIL,
+            "posted": request.POST,
+            "next": wanted if wanted.startswith(page) else "",
+            "error": error,
+        },
+        status=status,
+    )
+
+
+def _to_purpose(request: HttpRequest, dossier: Dossier) -> HttpResponse:
+    """To the form, then back to what was asked for (a file, a document)."""
+    page = reverse("backoffice:dossier", args=[dossier.reference])
+    return redirect(f"{page}?{urlencode({'next': request.get_full_path()})}")
+
+
+@staff_page
+@require_POST
+def give_purpose(request: HttpRequest, reference: str) -> HttpResponse:
+    """Why someone who does not work in the dossier's service opens it: kept in the session
+    for this dossier and written with every reading (dossier, files, documents)."""
+    dossier = queries.dossier_for_staff(_rights(request), reference)
+    page = reverse("backoffice:dossier", args=[dossier.reference])
+    wanted = safe_next_url(request, request.POST.get("next"))
+    back = wanted if wanted.startswith(page) else page
+    if _rights(request).can_review(dossier.service_id):
+        return redirect(back)  # their own queue: nothing to give
+    try:
+        purpose = _parse_purpose(request.POST)
+    except ValueError as exc:
+        return _ask_purpose(request, dossier, error=str(exc), status=400)
+    kept = {k: v for k, v in request.session.get(PURPOSES_KEY, {}).items() if k != str(dossier.pk)}
+    kept[str(dossier.pk)] = purpose
+    request.session[PURPOSES_KEY] = dict(list(kept.items())[-MAX_KEPT_PURPOSES:])
+    return redirect(back)
+
+
 @staff_page
 def dossier_page(request: HttpRequest, reference: str) -> HttpResponse:
     dossier = queries.dossier_for_staff(_rights(request), reference)
+    purpose = _purpose(request, dossier)
+    if purpose is None:
+        return _ask_purpose(request, dossier)
     audit.record(
-        "dossier.viewed", obj=dossier, actor=signed_in_user(request), ip=client_ip(request)
+        "dossier.viewed",
+        obj=dossier,
+        actor=signed_in_user(request),
+        ip=client_ip(request),
+        purpose=purpose,
     )
     if dossier.status in OPEN_STATUSES:
         _with_readings(dossier)
@@ -362,9 +472,12 @@ def annotate(request: HttpRequest, reference: str) -> HttpResponse:
 
 
 @staff_page
-def attachment(request: HttpRequest, reference: str, attachment_id: str) -> FileResponse:
+def attachment(request: HttpRequest, reference: str, attachment_id: str) -> HttpResponseBase:
     """A clean file, shown in the browser (images, PDF) rather than downloaded."""
     dossier = queries.dossier_for_staff(_rights(request), reference)
+    purpose = _purpose(request, dossier)
+    if purpose is None:
+        return _to_purpose(request, dossier)
     found = queries.attachment_for_staff(dossier, attachment_id)
     audit.record(
         "attachment.viewed",
@@ -372,16 +485,29 @@ def attachment(request: HttpRequest, reference: str, attachment_id: str) -> File
         actor=signed_in_user(request),
         data={"attachment": str(found.pk)},
         ip=client_ip(request),
+        purpose=purpose,
     )
     return attachment_response(found, inline=True)
 
 
 @staff_page
-def document(request: HttpRequest, reference: str, number: str) -> FileResponse:
-    """An issued document shown in the browser, to print it; each opening is audited."""
+def document(request: HttpRequest, reference: str, number: str) -> HttpResponseBase:
+    """An issued document shown in the browser, to print it; each opening is audited, with
+    the purpose like every staff reading (hence here rather than through
+    `documents.services.record_download`, which knows no purpose)."""
     dossier = queries.dossier_for_staff(_rights(request), reference)
+    purpose = _purpose(request, dossier)
+    if purpose is None:
+        return _to_purpose(request, dossier)
     issued = get_object_or_404(dossier.documents, number=number)
-    document_services.record_download(issued, signed_in_user(request), by_staff=True)
+    audit.record(
+        "document.printed",
+        obj=issued,
+        actor=signed_in_user(request),
+        data={"number": issued.number},
+        ip=client_ip(request),
+        purpose=purpose,
+    )
     return document_response(issued, inline=True)
 
 

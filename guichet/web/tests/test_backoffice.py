@@ -291,6 +291,8 @@ def test_an_auditor_reads_everything_of_the_authority_and_every_read_is_logged(
     auditor = make_staff("auditeur", ("auditor", "ml-mairie-etat-civil"))
     verified_login(client, auditor)
     assert client.get(f"/instruction/services/{SERVICE_1}/").status_code == 200
+    # Outside their queue: a purpose first (guichet/web/tests/test_purpose.py).
+    client.post(f"/instruction/dossiers/{dossier.reference}/motif/", {"purpose": "audit"})
     assert client.get(f"/instruction/dossiers/{dossier.reference}/").status_code == 200
     response = client.get(f"/instruction/dossiers/{dossier.reference}/fichiers/{attachment.pk}/")
     b"".join(response.streaming_content)
