@@ -273,6 +273,21 @@ EXPECTED: dict[str, list[Case]] = {
     "privacy:request": [Case("/mes-donnees/demandes/", signed_in(405))],
     "privacy:export-json": [Case("/mes-donnees/export.json", signed_in())],
     "privacy:export-html": [Case("/mes-donnees/export/", signed_in())],
+    # A notice version is public, like the procedure's past versions: nothing personal.
+    "privacy:notice": [
+        Case("/demarches/ml-extrait-acte-naissance/mentions/1/", everyone()),
+        Case("/demarches/ml-extrait-acte-naissance/mentions/99/", everyone(404)),
+    ],
+    # Its owner only; this dossier does not rest on consent: back to the dossier. The
+    # withdrawal itself is in guichet/privacy/tests/test_consent.py.
+    "privacy:withdraw-consent": [
+        Case(
+            "/mes-demarches/{ref}/consentement/",
+            owner_only(302),
+            actors=frozenset({"citizen_a"}),
+            post_probe=True,
+        )
+    ],
     # Each staff member sees the requests of their own services (maybe none).
     "privacy:staff-requests": [Case("/instruction/demandes-donnees/", staff_only({}, others=200))],
     # No request in this world: GET and POST answer 404 alike for everyone (the refusal of

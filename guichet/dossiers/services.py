@@ -41,6 +41,7 @@ from guichet.formdefs.spec import AnswersError, FormSpec
 from guichet.governance import audit
 from guichet.organisation import routing
 from guichet.organisation.queries import staff_rights
+from guichet.privacy import services as privacy
 
 MAX_REFERENCE_TRIES = 5
 
@@ -336,8 +337,18 @@ def final_answers(dossier: Dossier) -> dict[str, Any]:
 
 
 @transaction.atomic
-def submit_dossier(*, dossier: Dossier, token: str, actor: User) -> Dossier:
-    """Freeze the answers and hand the dossier to the administration, exactly once."""
+def submit_dossier(
+    *,
+    dossier: Dossier,
+    token: str,
+    actor: User,
+    notice: str | None = None,
+    consent: bool = False,
+) -> Dossier:
+    """Freeze the answers and hand the dossier to the administration, exactly once, with
+    the personal-data notice the citizen accepts (privacy.services.check_notice): `notice`
+    is the id of the version they read (None: the caller showed the one in force), and
+    `consent` their tick when the procedure's legal basis is consent."""
     dossier = Dossier.objects.select_for_update().get(pk=dossier.pk)
     if dossier.applicant_id != actor.pk:
         raise DossierError(_("Ce dossier n'est pas le vôtre."))
@@ -352,6 +363,7 @@ def submit_dossier(*, dossier: Dossier, token: str, actor: User) -> Dossier:
         raise DossierError(
             _("Cette démarche n'est plus proposée en ligne : votre brouillon est conservé.")
         )
+    accepted = privacy.check_notice(dossier=dossier, seen=notice, consent=consent)
     answers = final_answers(dossier)
     definition = dossier.version.definition
     service = routing.route(
@@ -389,11 +401,17 @@ def submit_dossier(*, dossier: Dossier, token: str, actor: User) -> Dossier:
             "search_text",
         ]
     )
+    privacy.record_acceptance(dossier=dossier, notice=accepted, at=dossier.submitted_at)
     audit.record(
         "dossier.submitted",
         obj=dossier,
         actor=actor,
-        data={"version": dossier.version.number, "service": service.pk},
+        data={
+            "version": dossier.version.number,
+            "service": service.pk,
+            "notice": accepted.number,
+            "consent": accepted.asks_consent,
+        },
     )
     notices.tell_applicant(dossier, "dossier.submitted")
     return dossier

@@ -1,5 +1,6 @@
-"""Reads of the privacy pages: who in the administration opened a person's dossiers, and
-the rights requests a staff member may answer (404 alike for missing and not theirs)."""
+"""Reads of the privacy pages: who in the administration opened a person's dossiers, the
+rights requests a staff member may answer (404 alike for missing and not theirs), the
+notice a dossier was submitted under, and whether its processing has stopped."""
 
 from __future__ import annotations
 
@@ -7,16 +8,25 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Q
 from django.http import Http404
 from django.utils.translation import gettext as _
 
 from guichet.accounts.models import User
+from guichet.catalog.texts import pick
 from guichet.dossiers.models import Dossier
+from guichet.formdefs.spec import PrivacyNotice
 from guichet.governance.models import AuditEntry
 from guichet.organisation.models import SERVICE_ROLES, RoleKind, StaffRole
 from guichet.organisation.queries import StaffRights
-from guichet.privacy.models import RequestStatus, RightsRequest
+from guichet.privacy.models import (
+    Notice,
+    NoticeAcceptance,
+    RequestKind,
+    RequestStatus,
+    RightsRequest,
+)
 
 OPENING_ACTIONS = ("dossier.viewed", "attachment.viewed")
 
@@ -125,3 +135,80 @@ def request_for_staff(rights: StaffRights, pk: int) -> RightsRequest:
     if found is None:
         raise Http404("rights request")
     return found
+
+
+# --- The notice a dossier was submitted under; stopped processing ----------------------------
+
+
+def acceptance_of(dossier: Dossier) -> NoticeAcceptance | None:
+    """None for a draft, or a dossier submitted before notices were versioned."""
+    try:
+        acceptance: NoticeAcceptance = dossier.notice_acceptance
+    except ObjectDoesNotExist:
+        return None
+    return acceptance
+
+
+def blocking(dossier: Dossier) -> RightsRequest | None:
+    """The blocking request the service granted on this dossier, the first one."""
+    return (
+        RightsRequest.objects.filter(
+            dossier=dossier, kind=RequestKind.BLOCKING, status=RequestStatus.ANSWERED
+        )
+        .order_by("answered_at", "pk")
+        .first()
+    )
+
+
+def processing_stopped(dossier: Dossier) -> str | None:
+    """Why the dossier may no longer be processed, in plain French for the applicant and
+    for staff alike, or None. The workflow refuses every move while it holds."""
+    acceptance = acceptance_of(dossier)
+    if acceptance is not None and acceptance.consent_withdrawn_at is not None:
+        return _(
+            "Traitement arrêté : le consentement a été retiré le %(date)s. Le dossier ne "
+            "peut plus avancer et ses données seront effacées."
+        ) % {"date": acceptance.consent_withdrawn_at.strftime("%d/%m/%Y")}
+    blocked = blocking(dossier)
+    if blocked is not None:
+        when = blocked.answered_at or blocked.created_at
+        return _(
+            "Traitement arrêté : une demande de verrouillage des données a été acceptée le "
+            "%(date)s. Les données sont conservées mais ne peuvent plus être utilisées."
+        ) % {"date": when.strftime("%d/%m/%Y")}
+    return None
+
+
+@dataclass(frozen=True)
+class DossierPrivacy:
+    """What the dossier pages show about the personal-data notice and stopped processing."""
+
+    acceptance: NoticeAcceptance | None
+    stopped: str | None
+
+    @property
+    def can_withdraw(self) -> bool:
+        found = self.acceptance
+        return found is not None and found.consent and not found.is_withdrawn
+
+
+def dossier_privacy(dossier: Dossier) -> DossierPrivacy:
+    return DossierPrivacy(acceptance=acceptance_of(dossier), stopped=processing_stopped(dossier))
+
+
+def notice_by_number(procedure_id: str, number: int) -> Notice:
+    """One version of a procedure's notice, or 404."""
+    found = Notice.objects.filter(procedure_id=procedure_id, number=number).first()
+    if found is None:
+        raise Http404("notice")
+    return found
+
+
+def latest_notice(procedure_id: str) -> Notice | None:
+    """The procedure's newest notice version, if it has any."""
+    return Notice.objects.filter(procedure_id=procedure_id).order_by("-number").first()
+
+
+def notice_text(notice: Notice, language: str | None = None) -> PrivacyNotice:
+    """The notice's texts in `language` (French where a text lacks it)."""
+    return PrivacyNotice(**{key: pick(text, language) for key, text in notice.texts.items()})

@@ -1,6 +1,7 @@
 """The citizen's rights on their data: the export of everything the platform holds about
-them ("Mes données"), and requests for rectification, objection or blocking, answered by
-the service that handles the dossier within a deadline.
+them ("Mes données"), requests for rectification, objection or blocking, answered by
+the service that handles the dossier within a deadline, the versioned personal-data
+notice accepted at submission, and the withdrawal of consent.
 
 Contract as elsewhere: keyword-only arguments, an explicit actor, one transaction, the
 audit entry inside it, notices queued for after commit.
@@ -8,6 +9,8 @@ audit entry inside it, notices queued for after commit.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,16 +22,24 @@ from django.utils.translation import gettext as _
 
 from guichet.accounts.models import SignInCode, User
 from guichet.assistant.models import Exchange
+from guichet.catalog.models import Procedure
 from guichet.catalog.texts import pick
 from guichet.dossiers.models import Dossier, DossierStatus
 from guichet.formdefs.spec import FormSpec, NoFormError
 from guichet.governance import audit
 from guichet.governance.models import AuditEntry
+from guichet.governance.policy import policy_for
 from guichet.notifications.models import InboundSms, Notification
 from guichet.notifications.services import notify
 from guichet.organisation.queries import StaffRights, staff_rights
 from guichet.privacy import queries
-from guichet.privacy.models import RequestKind, RequestStatus, RightsRequest
+from guichet.privacy.models import (
+    Notice,
+    NoticeAcceptance,
+    RequestKind,
+    RequestStatus,
+    RightsRequest,
+)
 
 EXPORT_FORMAT = "guichet-mes-donnees/1"
 MAX_TEXT_LENGTH = 2000
@@ -158,9 +169,145 @@ def answer_request(
 
 def is_blocked(dossier: Dossier) -> bool:
     """The service granted a blocking of this dossier: its data is kept, not used."""
-    return RightsRequest.objects.filter(
-        dossier=dossier, kind=RequestKind.BLOCKING, status=RequestStatus.ANSWERED
-    ).exists()
+    return queries.blocking(dossier) is not None
+
+
+# --- The personal-data notice and consent ------------------------------------------------------
+
+NOTICE_FORMAT = "guichet-notice/1"
+NOTICE_KEYS = ("purpose", "legal_basis", "retention", "recipients")
+
+
+class NoticeError(Exception):
+    """A submission the notice refuses; `message` is plain French. `changed`: the notice
+    in force is no longer the one the citizen read (show it again)."""
+
+    def __init__(self, message: str, *, changed: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.changed = changed
+
+
+def notice_digest(texts: dict[str, Any], asks_consent: bool) -> str:
+    """SHA-256 of the notice's canonical content: compact JSON, keys sorted."""
+    content = json.dumps(
+        [NOTICE_FORMAT, texts, asks_consent],
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
+def _notice_source(dossier: Dossier) -> dict[str, Any]:
+    """The definition whose notice is in force for the dossier: the procedure's current
+    version (its rules apply to every dossier, docs/retention.md), or the draft's own
+    version if the current one has no online form."""
+    current = dossier.procedure.current_version
+    definition: dict[str, Any] = dossier.version.definition
+    if current is not None and (current.definition.get("form") or {}).get("privacy"):
+        definition = current.definition
+    return definition
+
+
+def current_notice(dossier: Dossier) -> Notice:
+    """The notice version to show for `dossier` now; made (numbered, audited) the first time
+    its content is shown. The same content is the same version, also after a change and
+    its reversal."""
+    definition = _notice_source(dossier)
+    privacy = definition["form"]["privacy"]
+    texts = {key: dict(privacy[key]) for key in NOTICE_KEYS}
+    asks_consent = policy_for(definition).legal_basis == "consent"
+    digest = notice_digest(texts, asks_consent)
+    found = Notice.objects.filter(procedure_id=dossier.procedure_id, digest=digest).first()
+    return found or _new_notice(dossier.procedure_id, texts, asks_consent, digest)
+
+
+@transaction.atomic
+def _new_notice(
+    procedure_id: str, texts: dict[str, Any], asks_consent: bool, digest: str
+) -> Notice:
+    # Numbers one at a time per procedure: two first displays at once make one version.
+    Procedure.objects.select_for_update().filter(pk=procedure_id).first()
+    found = Notice.objects.filter(procedure_id=procedure_id, digest=digest).first()
+    if found is not None:
+        return found
+    last = (
+        Notice.objects.filter(procedure_id=procedure_id)
+        .order_by("-number")
+        .values_list("number", flat=True)
+        .first()
+    )
+    notice = Notice.objects.create(
+        procedure_id=procedure_id,
+        number=(last or 0) + 1,
+        digest=digest,
+        texts=texts,
+        asks_consent=asks_consent,
+    )
+    audit.record(
+        "privacy_notice.created",
+        obj=notice,
+        actor="system:privacy-notice",
+        data={"procedure": procedure_id, "number": notice.number, "digest": digest},
+    )
+    return notice
+
+
+def check_notice(*, dossier: Dossier, seen: str | None, consent: bool) -> Notice:
+    """The notice the citizen accepts by submitting, or NoticeError: the one in force is
+    not the one they read (`seen`: the id the summary page posted; None when the caller
+    showed the notice in force itself), or it asks for a consent not given."""
+    notice = current_notice(dossier)
+    if seen is not None and seen != str(notice.pk):
+        raise NoticeError(
+            _(
+                "Les mentions sur vos données ont changé depuis votre lecture. Lisez la "
+                "nouvelle version ci-dessous, puis déposez votre dossier."
+            ),
+            changed=True,
+        )
+    if notice.asks_consent and not consent:
+        raise NoticeError(
+            _(
+                "Cochez la case pour donner votre accord au traitement de vos données : "
+                "sans cet accord, le dossier ne peut pas être déposé."
+            )
+        )
+    return notice
+
+
+def record_acceptance(*, dossier: Dossier, notice: Notice, at: datetime) -> NoticeAcceptance:
+    """Stored with the submission, in its transaction (`check_notice` passed); the
+    submission's audit entry names the version."""
+    return NoticeAcceptance.objects.create(
+        dossier=dossier, notice=notice, accepted_at=at, consent=notice.asks_consent
+    )
+
+
+@transaction.atomic
+def withdraw_consent(*, dossier: Dossier, actor: User) -> NoticeAcceptance:
+    """The applicant withdraws the consent their dossier rests on: processing stops (the
+    workflow refuses every move, `queries.processing_stopped`) and the next daily purge
+    erases the dossier (retention.services)."""
+    if dossier.applicant_id != actor.pk:
+        raise NoticeError(_("Ce dossier n'est pas le vôtre."))
+    # The dossier's lock, which every move takes: none goes through while this commits.
+    dossier = Dossier.objects.select_for_update().get(pk=dossier.pk)
+    acceptance = NoticeAcceptance.objects.filter(dossier_id=dossier.pk).first()
+    if acceptance is None or not acceptance.consent:
+        raise NoticeError(_("Ce dossier ne repose pas sur votre consentement."))
+    if acceptance.is_withdrawn:
+        raise NoticeError(_("Vous avez déjà retiré votre consentement pour ce dossier."))
+    acceptance.consent_withdrawn_at = timezone.now()
+    acceptance.save(update_fields=["consent_withdrawn_at"])
+    audit.record(
+        "consent.withdrawn",
+        obj=dossier,
+        actor=actor,
+        data={"notice": acceptance.notice.number, "status": dossier.status},
+    )
+    return acceptance
 
 
 # --- Export --------------------------------------------------------------------------------------
@@ -191,6 +338,21 @@ def _answers(dossier: Dossier, language: str) -> list[dict[str, Any]]:
     return rows
 
 
+def _notice(dossier: Dossier) -> dict[str, Any] | None:
+    """The notice version the dossier was submitted under, and the consent given."""
+    acceptance = queries.acceptance_of(dossier)
+    if acceptance is None:
+        return None
+    return {
+        "procedure": acceptance.notice.procedure_id,
+        "version": acceptance.notice.number,
+        "digest": acceptance.notice.digest,
+        "accepted_at": _iso(acceptance.accepted_at),
+        "consent": acceptance.consent,
+        "consent_withdrawn_at": _iso(acceptance.consent_withdrawn_at),
+    }
+
+
 def _dossier(dossier: Dossier, user: User, language: str) -> dict[str, Any]:
     service = dossier.service.name if dossier.service else ""
     return {
@@ -205,6 +367,7 @@ def _dossier(dossier: Dossier, user: User, language: str) -> dict[str, Any]:
         "due_at": _iso(dossier.due_at),
         "applicant_name": dossier.applicant_name,
         "answers": _answers(dossier, language),
+        "privacy_notice": _notice(dossier),
         "files": [
             {
                 "name": a.original_name,
@@ -282,15 +445,15 @@ def _request(r: RightsRequest) -> dict[str, Any]:
 
 def export_for(user: User, *, language: str = "fr") -> dict[str, Any]:
     """Everything the platform holds about `user`, JSON-serialisable: the account, each
-    dossier with its answers, file names (never their content), messages, timeline and
-    documents, the requests on their data, the questions put to the assistant, the
-    messages sent and received, their own actions, and who in the administration opened
-    their dossiers (role and service, not names). Nothing about anyone else: each part
-    is read from the person's own rows."""
+    dossier with its answers, the notice version accepted (and the consent), file names
+    (never their content), messages, timeline and documents, the requests on their data,
+    the questions put to the assistant, the messages sent and received, their own
+    actions, and who in the administration opened their dossiers (role and service, not
+    names). Nothing about anyone else: each part is read from the person's own rows."""
     with translation.override(language):
         dossiers = (
             Dossier.objects.filter(applicant=user)
-            .select_related("version", "service")
+            .select_related("version", "service", "notice_acceptance__notice")
             .prefetch_related(
                 "attachments", "messages__attachment", "changes", "info_requests", "documents"
             )

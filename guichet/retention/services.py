@@ -8,6 +8,9 @@ is redacted instead (an `AuditRedaction`, applied wherever entries are shown). A
 leaves a `Tombstone` without personal data, also written to a journal outside the
 database, so that `reapply` can delete again what a restored backup brings back.
 
+A dossier whose applicant withdrew the consent it rested on goes at the next purge,
+whatever its state (`withdrawn`, privacy.services.withdraw_consent).
+
 `manage.py purge` runs it (daily, started by `manage.py serve`); `--dry-run` lists.
 """
 
@@ -46,6 +49,7 @@ from guichet.dossiers.models import (
 from guichet.governance.models import AuditEntry
 from guichet.governance.policy import Retention, policy_for
 from guichet.notifications.models import InboundSms, Notification, OutboxSms
+from guichet.privacy.models import NoticeAcceptance
 from guichet.retention.models import AuditRedaction, PurgedDocument, Tombstone
 from guichet.workflow.exports import KEEP_DAYS as EXPORT_DAYS
 from guichet.workflow.models import Export
@@ -53,8 +57,13 @@ from guichet.workflow.models import Export
 logger = logging.getLogger(__name__)
 
 DOSSIER, DRAFT, ATTACHMENTS, MESSAGES = "dossier", "draft", "attachments", "messages"
-DOSSIER_KINDS = (DOSSIER, DRAFT, ATTACHMENTS, MESSAGES)
+WITHDRAWN = "withdrawn"
+DOSSIER_KINDS = (DOSSIER, DRAFT, ATTACHMENTS, MESSAGES, WITHDRAWN)
 """Kinds that act on one dossier and leave a tombstone."""
+WHOLE_DOSSIER_KINDS = (DOSSIER, DRAFT, WITHDRAWN)
+"""Kinds that delete the dossier itself."""
+WITHDRAWN_RULE = "consent.withdrawn=0"
+"""Consent withdrawn: erased at the next purge (the tombstone's state is `withdrawn`)."""
 EXCHANGES, SIGN_IN_CODES, NOTIFICATIONS = "exchanges", "sign_in_codes", "notifications"
 INBOUND_SMS, OUTBOX_SMS, RATE_LIMITS = "inbound_sms", "outbox_sms", "rate_limits"
 EXPORTS = "exports"
@@ -62,6 +71,7 @@ EXPORTS = "exports"
 KIND_LABELS = {
     DOSSIER: "dossier",
     DRAFT: "brouillon",
+    WITHDRAWN: "dossier au consentement retiré",
     ATTACHMENTS: "pièces jointes du dossier",
     MESSAGES: "messages du dossier",
     EXCHANGES: "questions à l'assistant",
@@ -133,7 +143,13 @@ def reference_hash(reference: str) -> str:
 def plan(now: datetime | None = None) -> list[Purge]:
     """Everything due at `now`, first due first."""
     now = now or timezone.now()
-    items = [*_dossier_items(now), *_log_items(now)]
+    withdrawn = list(_withdrawn_items(now))
+    gone = {item.object_id for item in withdrawn}  # erased whole: no other rule to apply
+    items = [
+        *withdrawn,
+        *(item for item in _dossier_items(now) if item.object_id not in gone),
+        *_log_items(now),
+    ]
     order = {kind: i for i, kind in enumerate(KIND_LABELS)}
     return sorted(items, key=lambda p: (p.due_at, order[p.kind], _numeric(p.object_id)))
 
@@ -253,6 +269,22 @@ def _decided_items(
                 procedure_id,
                 f"{kind}.{state}={part_days}",
             )
+
+
+def _withdrawn_items(now: datetime) -> Iterator[Purge]:
+    rows = NoticeAcceptance.objects.filter(consent_withdrawn_at__lte=now).values_list(
+        "dossier_id", "dossier__procedure_id", "consent_withdrawn_at"
+    )
+    for pk, procedure_id, withdrawn_at in rows:
+        assert withdrawn_at is not None  # filtered on it
+        yield Purge(
+            WITHDRAWN,
+            str(pk),
+            f"consentement retiré le {withdrawn_at:%Y-%m-%d}",
+            withdrawn_at,
+            procedure_id,
+            WITHDRAWN_RULE,
+        )
 
 
 @dataclass(frozen=True)
@@ -428,7 +460,7 @@ def _apply_one(item: Purge, now: datetime, counts: Counter[str], written: list[T
         current = _due_now(dossier, item.kind, now)
         if current is None:
             return "plus à supprimer (dossier modifié ou rouvert depuis)"
-        if item.kind in (DOSSIER, DRAFT):
+        if item.kind in WHOLE_DOSSIER_KINDS:
             tombstone = _erase_dossier(dossier, counts, item=current, now=now)
         elif item.kind == ATTACHMENTS:
             tombstone = _erase_attachments(dossier, counts, item=current, now=now)
@@ -455,6 +487,15 @@ def _apply_one(item: Purge, now: datetime, counts: Counter[str], written: list[T
 
 def _due_now(dossier: Dossier, kind: str, now: datetime) -> Purge | None:
     """The item for `kind` as the dossier stands now (inside the lock), if still due."""
+    if kind == WITHDRAWN:
+        withdrawn_at = (
+            NoticeAcceptance.objects.filter(dossier=dossier, consent_withdrawn_at__lte=now)
+            .values_list("consent_withdrawn_at", flat=True)
+            .first()
+        )
+        if withdrawn_at is None:
+            return None
+        return Purge(kind, str(dossier.pk), "", withdrawn_at, dossier.procedure_id, WITHDRAWN_RULE)
     retention = _retention_for(dossier)
     if kind == DRAFT:
         if dossier.status != DossierStatus.DRAFT:
@@ -799,7 +840,7 @@ def _restored_rows(tombstone: Tombstone) -> dict[str, models.QuerySet[Any]]:
 def _is_back(tombstone: Tombstone, present: set[str]) -> bool:
     """`present`: the ids of the dossiers there now (rows of a dossier need its row)."""
     if tombstone.object_id in present or tombstone.rows.get("notifications"):
-        if tombstone.kind in (DOSSIER, DRAFT) and _restored_dossier(tombstone) is not None:
+        if tombstone.kind in WHOLE_DOSSIER_KINDS and _restored_dossier(tombstone) is not None:
             return True
         if any(rows.exists() for rows in _restored_rows(tombstone).values()):
             return True
@@ -812,7 +853,7 @@ def _apply_again(item: Purge, counts: Counter[str]) -> str:
     if tombstone is None:
         return "pierre tombale introuvable"
     now = timezone.now()
-    if tombstone.kind in (DOSSIER, DRAFT):
+    if tombstone.kind in WHOLE_DOSSIER_KINDS:
         dossier = _restored_dossier(tombstone)
         if dossier is not None:
             _erase_dossier(dossier, counts, item=None, now=now)

@@ -29,6 +29,8 @@ from guichet.formdefs.fields import AttachmentsField
 from guichet.formdefs.forms import FieldBlock, GroupBlock, PageForm, TextBlock
 from guichet.formdefs.spec import FormSpec, PageNotAvailable
 from guichet.governance import algorithms
+from guichet.privacy import queries as privacy_queries
+from guichet.privacy import services as privacy
 from guichet.web.access import citizen_page, signed_in_user
 from guichet.web.files import attachment_response, document_response
 from guichet.workflow import services as workflow
@@ -130,6 +132,7 @@ def _render_detail(
             "to_complete": to_complete,
             "timeline": dossier.changes.all(),
             "used_algorithms": algorithms.used_for(dossier),
+            "privacy": privacy_queries.dossier_privacy(dossier),
         },
         status=status,
     )
@@ -374,9 +377,15 @@ def summary(request: HttpRequest, reference: str) -> HttpResponse:
 
 
 def _render_summary(
-    request: HttpRequest, dossier: Dossier, *, errors: Any = None, status: int = 200
+    request: HttpRequest,
+    dossier: Dossier,
+    *,
+    errors: Any = None,
+    notice_error: str = "",
+    status: int = 200,
 ) -> HttpResponse:
     spec = services.form_spec(dossier)
+    notice = privacy.current_notice(dossier)
     language = _language()
     found = errors.errors if errors else []
     files: dict[str, list[str]] = {}
@@ -404,7 +413,9 @@ def _render_summary(
             "dossier": dossier,
             "title": pick(dossier.version.definition["title"]),
             "sections": sections,
-            "notice": spec.privacy_notice(language),
+            "notice": notice,
+            "notice_text": privacy_queries.notice_text(notice, language),
+            "notice_error": notice_error,
             "errors": [(e.message, _page_url(dossier, e.page_id)) for e in found],
         },
         status=status,
@@ -417,8 +428,16 @@ def submit(request: HttpRequest, reference: str) -> HttpResponse:
     dossier = queries.get_dossier_for(signed_in_user(request), reference)
     try:
         dossier = services.submit_dossier(
-            dossier=dossier, token=request.POST.get("token", ""), actor=signed_in_user(request)
+            dossier=dossier,
+            token=request.POST.get("token", ""),
+            actor=signed_in_user(request),
+            # Always sent by the summary: a form without it is older than versioned notices.
+            notice=request.POST.get("notice"),
+            consent=request.POST.get("consent") == "1",
         )
+    except privacy.NoticeError as exc:
+        status = 409 if exc.changed else 400
+        return _render_summary(request, dossier, notice_error=exc.message, status=status)
     except services.SubmissionRefused as exc:
         return _render_summary(request, dossier, errors=exc.errors, status=400)
     except services.DossierError as exc:

@@ -1,6 +1,8 @@
 """'Mes données': what the platform holds about the signed-in person (JSON and a readable
 page), their requests on it (rectification, objection, blocking) with the answers, and who
-in the administration opened their dossiers. For staff, the requests to answer.
+in the administration opened their dossiers; the withdrawal of a dossier's consent; every
+version of a procedure's personal-data notice (public: it holds nothing personal). For
+staff, the requests to answer.
 """
 
 from __future__ import annotations
@@ -14,15 +16,16 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from guichet.accounts.models import User
+from guichet.catalog.texts import pick
 from guichet.dossiers.models import Dossier, DossierStatus
-from guichet.dossiers.queries import dossiers_of
+from guichet.dossiers.queries import dossiers_of, get_dossier_for
 from guichet.organisation.queries import staff_rights
 from guichet.privacy import queries, services
 from guichet.privacy.models import RequestKind
-from guichet.web.access import citizen_page, signed_in_user, staff_page
+from guichet.web.access import citizen_page, public_page, signed_in_user, staff_page
 
 ACCESS_ROWS = 30
 """Lines of the access list on the page (the export has them all): the page stays small."""
@@ -148,6 +151,63 @@ def export_html(request: HttpRequest) -> HttpResponse:
     for dossier in data["dossiers"]:
         dossier["answer_rows"] = [(a["label"], _readable(a["value"])) for a in dossier["answers"]]
     return render(request, "privacy/export.html", {"data": data})
+
+
+# --- The personal-data notice and consent -------------------------------------------------------
+
+
+@public_page
+@require_GET
+def notice(request: HttpRequest, procedure_id: str, number: int) -> HttpResponse:
+    """One version of a procedure's notice, as citizens read it before submitting. Public,
+    like the procedure's past versions: it says what the administration does with data,
+    nothing about anyone."""
+    shown = queries.notice_by_number(procedure_id, number)
+    latest = queries.latest_notice(procedure_id)
+    return render(
+        request,
+        "privacy/notice.html",
+        {
+            "notice": shown,
+            "text": queries.notice_text(shown, _language()),
+            "title": pick(shown.procedure.definition.get("title"), _language()),
+            "latest": latest if latest is not None and latest.pk != shown.pk else None,
+        },
+    )
+
+
+@citizen_page
+def withdraw_consent(request: HttpRequest, reference: str) -> HttpResponse:
+    """GET: what withdrawing means, and the button; POST: withdraw (owner only)."""
+    user = signed_in_user(request)
+    dossier = get_dossier_for(user, reference)
+    state = queries.dossier_privacy(dossier)
+    if dossier.is_draft or not state.can_withdraw or state.acceptance is None:
+        return redirect("dossiers:detail", dossier.reference)
+    if request.method == "POST":
+        try:
+            services.withdraw_consent(dossier=dossier, actor=user)
+        except services.NoticeError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request,
+                _(
+                    "Consentement retiré. L'administration ne traite plus ce dossier ; il "
+                    "sera effacé sous 24 heures."
+                ),
+            )
+        return redirect("dossiers:detail", dossier.reference)
+    return render(
+        request,
+        "privacy/withdraw.html",
+        {
+            "dossier": dossier,
+            "acceptance": state.acceptance,
+            "title": pick(dossier.version.definition.get("title"), _language()),
+            "has_documents": dossier.documents.filter(revoked_at__isnull=True).exists(),
+        },
+    )
 
 
 # --- Staff: requests to answer ----------------------------------------------------------------

@@ -1,9 +1,10 @@
 """Moves of a dossier through the workflow (transitions.py), assignment and notes.
 
-Each move checks the actor's right and the table, requires a reason where the table says
-so, records a `StatusChange` (the timeline) and an audit entry in the same transaction,
-keeps the deadline honest (time waiting for the applicant is added back) and queues the
-applicant's notification, sent after commit.
+Each move checks the actor's right and the table, refuses a dossier whose processing has
+stopped (consent withdrawn, blocking granted: privacy.queries), requires a reason where
+the table says so, records a `StatusChange` (the timeline) and an audit entry in the same
+transaction, keeps the deadline honest (time waiting for the applicant is added back) and
+queues the applicant's notification, sent after commit.
 
 Rights: the applicant acts on their own dossier; agents and supervisors of the service the
 dossier is routed to act as agents; only its supervisors reopen a decided dossier or
@@ -27,6 +28,7 @@ from guichet.dossiers.models import Dossier, DossierStatus, InformationRequest, 
 from guichet.dossiers.services import DossierError
 from guichet.governance import audit
 from guichet.organisation.queries import StaffRights, colleagues, staff_rights
+from guichet.privacy import queries as privacy
 from guichet.workflow.models import Annotation
 from guichet.workflow.transitions import FINAL, TRANSITIONS, WAITING_FOR_APPLICANT, Role
 
@@ -62,6 +64,11 @@ def _check(dossier: Dossier, to: DossierStatus, actor: User, reason: str) -> Non
     roles = [rule.role] + ([Role.SUPERVISOR] if rule.role == Role.AGENT else [])
     if not any(can_act(actor, role, dossier) for role in roles):
         raise TransitionError(_("Vous n'avez pas le droit de faire cette action sur ce dossier."))
+    # Consent withdrawn or a blocking granted: the data is kept, or awaits the purge, but is
+    # no longer used, whoever asks.
+    stopped = privacy.processing_stopped(dossier)
+    if stopped:
+        raise TransitionError(stopped)
     if rule.needs_reason and not reason.strip():
         raise TransitionError(_("Écrivez la raison : la personne qui a déposé le dossier la lira."))
     if len(reason) > MAX_REASON_LENGTH:

@@ -10,9 +10,37 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from conftest import BIRTH_EXTRACT_ANSWERS
 
+PROCEDURE = "ml-extrait-acte-naissance"
 
-def submit_birth_extract(user, answers: dict[str, str], file_name: str):
-    """A submitted birth-extract dossier by `user`, routed to Commune III, with one file."""
+
+def publish(procedure_id: str = PROCEDURE, **data_protection) -> None:
+    """A new version of the procedure, its `data_protection` changed as given (e.g.
+    `legal_basis="consent"`), or its notice texts with `privacy={...}`."""
+    from guichet.catalog.definition import Definition
+    from guichet.catalog.models import Procedure
+    from guichet.catalog.services import import_definitions
+
+    source = Procedure.objects.get(pk=procedure_id).definition
+    privacy = data_protection.pop("privacy", {})
+    changed = {
+        **source,
+        "data_protection": {**source["data_protection"], **data_protection},
+        "form": {**source["form"], "privacy": {**source["form"]["privacy"], **privacy}},
+    }
+    import_definitions(definitions=[Definition(data=changed, source="test")], actor="test")
+
+
+@pytest.fixture
+def consent_procedure(demo_catalog):
+    """The birth extract as if it were an optional service resting on consent (no demo
+    procedure does: their legal bases are a public task or a legal obligation)."""
+    publish(legal_basis="consent")
+    return PROCEDURE
+
+
+def submit_birth_extract(user, answers: dict[str, str], file_name: str, **submit):
+    """A submitted birth-extract dossier by `user`, routed to Commune III, with one file;
+    `submit`: more arguments for `submit_dossier` (`consent=True`)."""
     from guichet.catalog.models import Procedure
     from guichet.dossiers import services
     from guichet.dossiers.tests.samples import PNG_BYTES
@@ -29,7 +57,7 @@ def submit_birth_extract(user, answers: dict[str, str], file_name: str):
     dossier.save(update_fields=["answers"])
     services.scan_attachment(attachment_id=str(attachment.pk))
     dossier = services.submit_dossier(
-        dossier=dossier, token=str(dossier.submission_token), actor=user
+        dossier=dossier, token=str(dossier.submission_token), actor=user, **submit
     )
     return dossier, attachment
 

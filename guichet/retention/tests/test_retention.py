@@ -394,6 +394,93 @@ def test_reapply_spares_a_later_dossier_with_the_same_id(make, django_capture_on
     assert Dossier.objects.filter(pk=old.pk).exists()
 
 
+@pytest.fixture
+def consented(applicant, staff_user, demo_catalog, time_machine):
+    """`consented(at)`: a birth-extract dossier submitted at `at` with the applicant's
+    consent, the procedure resting on consent (no demo procedure does), in review."""
+    procedure = Procedure.objects.get(pk="ml-extrait-acte-naissance")
+    definition = procedure.definition
+    protection = {**definition["data_protection"], "legal_basis": "consent", "retention": RULES}
+    ProcedureVersion.objects.filter(pk=procedure.current_version.pk).update(
+        definition={**definition, "data_protection": protection}
+    )
+
+    def consented(at: datetime) -> Dossier:
+        time_machine.move_to(at, tick=False)
+        dossier = dossiers.start_dossier(procedure=procedure, actor=applicant)
+        attachment = dossiers.add_attachment(
+            dossier=dossier,
+            field_name="volet_2",
+            upload=SimpleUploadedFile("volet.png", PNG_BYTES, content_type="image/png"),
+            actor=applicant,
+        )
+        dossier.answers = {**BIRTH_EXTRACT_ANSWERS, "volet_2": [str(attachment.pk)]}
+        dossier.save(update_fields=["answers"])
+        dossiers.scan_attachment(attachment_id=str(attachment.pk))
+        dossier = dossiers.submit_dossier(
+            dossier=dossier, token=str(dossier.submission_token), actor=applicant, consent=True
+        )
+        transition(dossier=dossier, to=DossierStatus.IN_REVIEW, actor=staff_user)
+        time_machine.move_to(NOW, tick=False)
+        return dossier
+
+    return consented
+
+
+def test_a_dossier_whose_consent_was_withdrawn_goes_at_the_next_purge(
+    consented, applicant, time_machine, django_capture_on_commit_callbacks
+):
+    from guichet.privacy.services import withdraw_consent
+
+    withdrawn = consented(NOW - timedelta(days=20))
+    kept = consented(NOW - timedelta(days=20))
+    files = [a.file.name for a in withdrawn.attachments.all()]
+    time_machine.move_to(NOW - timedelta(hours=3), tick=False)
+    withdraw_consent(dossier=withdrawn, actor=applicant)
+    time_machine.move_to(NOW, tick=False)
+    assert "0 élément(s)" in _purge_at(NOW - timedelta(hours=4), "--dry-run")
+
+    output = _purge(django_capture_on_commit_callbacks)
+
+    assert f"dossier au consentement retiré {withdrawn.pk}" in output
+    assert list(Dossier.objects.values_list("pk", flat=True)) == [kept.pk]  # still open
+    assert not _stored(files[0])
+    tombstone = Tombstone.objects.get()
+    assert (tombstone.kind, tombstone.object_id, tombstone.final_state, tombstone.rule) == (
+        "withdrawn",
+        str(withdrawn.pk),
+        "withdrawn",
+        "consent.withdrawn=0",
+    )
+    assert tombstone.due_at == NOW - timedelta(hours=3)
+    shown = queries.shown_entries(_entries(withdrawn), now=NOW)
+    by_applicant = [e for e in shown if e.action in ("dossier.submitted", "consent.withdrawn")]
+    assert {e.actor_label for e in by_applicant} == {queries.REDACTED}
+
+
+def test_reapply_deletes_a_restored_withdrawn_dossier_again(
+    consented, applicant, django_capture_on_commit_callbacks
+):
+    from guichet.privacy.services import withdraw_consent
+
+    withdrawn = consented(NOW - timedelta(days=2))
+    withdraw_consent(dossier=withdrawn, actor=applicant)
+    row = Dossier.objects.filter(pk=withdrawn.pk).values().get()
+    _purge(django_capture_on_commit_callbacks)
+    Dossier.objects.bulk_create([Dossier(**row)])  # a backup from before the purge
+
+    output = _purge(django_capture_on_commit_callbacks, "--reapply")
+
+    assert "revenu avec une restauration" in output
+    assert not Dossier.objects.filter(pk=withdrawn.pk).exists()
+
+
+def _purge_at(at: datetime, *args: str) -> str:
+    out = io.StringIO()
+    call_command("purge", "--now", at.isoformat(), *args, stdout=out)
+    return out.getvalue()
+
+
 def test_now_must_be_a_date():
     with pytest.raises(CommandError, match="ISO 8601"):
         call_command("purge", "--now", "demain", "--dry-run", stdout=io.StringIO())

@@ -41,6 +41,7 @@ from guichet.dossiers.models import (
 from guichet.governance import algorithms, audit
 from guichet.notifications.models import Notification
 from guichet.organisation.queries import StaffRights, colleagues, services_visible_to, staff_rights
+from guichet.privacy.queries import dossier_privacy
 from guichet.web.access import safe_next_url, signed_in_user, staff_page
 from guichet.web.files import attachment_response, document_response
 from guichet.workflow import queries, services
@@ -252,6 +253,7 @@ def _render_dossier(
             "clean": ScanStatus.CLEAN,
             "timeline": dossier.changes.select_related("actor"),
             "used_algorithms": algorithms.used_for(dossier),
+            "privacy": dossier_privacy(dossier),  # notice accepted; processing stopped
             "thread": dossier.messages.select_related("attachment"),
             "notes": dossier.annotations.select_related("author") if can_review else [],
             "notifications": Notification.objects.filter(
