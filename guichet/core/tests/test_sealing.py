@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from guichet.core import sealing
@@ -44,7 +46,10 @@ def test_an_edited_sealed_value_is_refused():
 
 
 def test_group_answers_are_sealed_per_item_and_opened_back(settings):
-    answers = {"associes": [{"nom": "A", "cnib": "B1234567"}, {"nom": "B"}], "x": 1}
+    answers: dict[str, Any] = {
+        "associes": [{"nom": "A", "cnib": "B1234567"}, {"nom": "B"}],
+        "x": 1,
+    }
     closed = sealing.seal_answers(answers, ("associes.cnib", "absent"), context="c")
     assert sealing.is_sealed(closed["associes"][0]["cnib"])
     assert closed["associes"][1] == {"nom": "B"} and closed["x"] == 1

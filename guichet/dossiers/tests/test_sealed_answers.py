@@ -75,7 +75,7 @@ def test_a_draft_page_with_a_sensitive_answer_is_sealed_too(ring_file, draft_wit
     assert Dossier.objects.get(pk=dossier.pk).answers["nina"] == NINA
 
 
-def _demandeur_page() -> dict[str, str]:
+def _demandeur_page() -> dict[str, object]:
     keys = ("demandeur_nom", "demandeur_prenoms", "lien_enfant")
     return {k: BIRTH_EXTRACT_ANSWERS[k] for k in keys}
 
@@ -149,3 +149,21 @@ def test_the_key_ring_is_never_committed():
         ["git", "ls-files"], cwd=settings.BASE_DIR, capture_output=True, text=True
     ).stdout
     assert "field-keys.json" not in tracked
+
+
+def test_agents_of_the_service_see_a_sensitive_answer_and_an_auditor_sees_it_masked(
+    with_nina, client, staff_user
+):
+    from conftest import make_staff
+    from guichet.web.tests.staff import verified_login
+
+    page = f"/instruction/dossiers/{with_nina.reference}/"
+    verified_login(client, staff_user)
+    assert NINA in client.get(page).content.decode()
+    client.logout()
+    auditor = make_staff("auditeur", ("auditor", "ml-mairie-etat-civil"))
+    verified_login(client, auditor)
+    client.post(f"{page}motif/", {"purpose": "audit"})
+    html = client.get(page).content.decode()
+    assert "Votre NINA" in html and "••••4A" in html
+    assert NINA not in html and NINA[:6] not in html
