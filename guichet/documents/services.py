@@ -194,9 +194,20 @@ def revoke_all(*, dossier: Dossier, actor: User, reason: str) -> None:
         _cancel(document, actor, reason)
 
 
-def record_download(document: IssuedDocument, actor: User, *, by_staff: bool) -> None:
+def record_download(
+    document: IssuedDocument, actor: User, *, by_staff: bool, ip: str = "", purpose: str = ""
+) -> None:
+    """Each opening of an issued document: by its holder, or by staff (to print it; with
+    the purpose when they read outside their queue)."""
     action = "document.printed" if by_staff else "document.downloaded"
-    audit.record(action, obj=document, actor=actor, data={"number": document.number})
+    audit.record(
+        action,
+        obj=document,
+        actor=actor,
+        data={"number": document.number},
+        ip=ip,
+        purpose=purpose,
+    )
 
 
 # --- Keys ---------------------------------------------------------------------------------------

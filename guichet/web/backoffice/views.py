@@ -495,20 +495,14 @@ def attachment(request: HttpRequest, reference: str, attachment_id: str) -> Http
 @staff_page
 def document(request: HttpRequest, reference: str, number: str) -> HttpResponseBase:
     """An issued document shown in the browser, to print it; each opening is audited, with
-    the purpose like every staff reading (hence here rather than through
-    `documents.services.record_download`, which knows no purpose)."""
+    the purpose like every staff reading."""
     dossier = queries.dossier_for_staff(_rights(request), reference)
     purpose = _purpose(request, dossier)
     if purpose is None:
         return _to_purpose(request, dossier)
     issued = get_object_or_404(dossier.documents, number=number)
-    audit.record(
-        "document.printed",
-        obj=issued,
-        actor=signed_in_user(request),
-        data={"number": issued.number},
-        ip=client_ip(request),
-        purpose=purpose,
+    document_services.record_download(
+        issued, signed_in_user(request), by_staff=True, ip=client_ip(request), purpose=purpose
     )
     return document_response(issued, inline=True)
 
