@@ -54,6 +54,8 @@ def test_an_auditor_shows_with_the_authority_and_openings_are_counted(
     dossier, _ = submitted_dossier
     auditor = make_staff("auditeur-ec", ("auditor", "ml-mairie-etat-civil"))
     verified_login(client, auditor)
+    # Outside their queue, the auditor first says why (kept for the session).
+    client.post(f"/instruction/dossiers/{dossier.reference}/motif/", {"purpose": "audit"})
     for _ in range(3):
         assert client.get(f"/instruction/dossiers/{dossier.reference}/").status_code == 200
     authority = Authority.objects.get(pk="ml-mairie-etat-civil").name
