@@ -23,7 +23,8 @@ class Tombstone(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     """Also the key in the journal kept outside the database (services.JOURNAL_DIR)."""
     kind = models.CharField(max_length=20)
-    """`dossier`, `draft`, `attachments` or `messages` (services.DOSSIER_KINDS)."""
+    """`dossier`, `draft`, `withdrawn` (consent withdrawn), `attachments` or `messages`
+    (services.DOSSIER_KINDS)."""
     object_id = models.CharField(max_length=40)
     """The dossier's id."""
     reference_hash = models.CharField(max_length=64)
