@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
-from django.db import models, transaction
+from django.db import models
 from django.utils import timezone
 
 from guichet.accounts.models import User
@@ -129,12 +129,5 @@ def record(
         ip=_address(ip) if ip else "",
         purpose=purpose,
     )
-    # Without savepoint: inside the caller's transaction (the usual case) this adds no
-    # statement; alone, it makes the head's move and the insert one transaction.
-    with transaction.atomic(savepoint=False):
-        entry.seq, entry.prev_hash = chain.take_place()
-        content = chain.canonical_of(entry, seq=entry.seq)
-        entry.hash = chain.entry_hash(content, entry.prev_hash)
-        entry.save(force_insert=True)
-        chain.set_head(entry.seq, entry.hash)
+    chain.append(entry)
     return entry

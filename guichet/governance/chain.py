@@ -9,11 +9,13 @@ array, compact, ASCII-only, with the keys of `data` sorted (no float: see `audit
 `at` is UTC with microseconds (`2026-11-29T08:45:00.123456Z`). The first entry's
 `prev_hash` is 64 zeros. `seq` is in the hashed content, so an entry cannot be moved.
 
-Appending reads the head and moves it in one `UPDATE … RETURNING` on the head row: on
-PostgreSQL that row lock is held until the caller's transaction ends, so a second
-appender waits and then reads the head the first one committed; on SQLite transactions
-are IMMEDIATE (settings) and writes are serialised anyway. A transaction rolled back
-takes its entries and its move of the head with it: no gap.
+Appending locks the head row, inserts the entry after it and moves the head onto it. On
+PostgreSQL that is one statement (`append`): the row lock is held until the caller's
+transaction ends, so a second appender waits and then reads the head the first one
+committed, and the database completes the hash (`sha256`) over the canonical form Python
+wrote, which Python then checks. On SQLite (`UPDATE … RETURNING` on the head, the insert,
+the head's hash) transactions are IMMEDIATE (settings) and writes are serialised anyway.
+A transaction rolled back takes its entries and its move of the head with it: no gap.
 
 Verification streams the rows in `seq` order (keyset pages, raw cursor) and stops at the
 first entry that is missing, altered, moved, inserted or unlinked, or that disagrees with
@@ -30,7 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from django.db import connections
+from django.db import connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from guichet.governance.models import AuditEntry, AuditHead
@@ -63,9 +65,11 @@ def utc_text(value: datetime | str) -> str:
     return value.isoformat(timespec="microseconds") + "Z"
 
 
-def canonical(
+_BEFORE_SEQ = _encode([FORMAT])[:-1] + ","
+
+
+def _around_seq(
     *,
-    seq: int,
     at: datetime | str,
     action: str,
     actor_id: int | None,
@@ -76,18 +80,30 @@ def canonical(
     ip: str,
     purpose: str,
     data: Any,
-) -> bytes:
-    """The bytes an entry's hash covers (with the previous hash appended)."""
-    fields = [FORMAT, seq, utc_text(at), action, actor_id, actor_label, on_behalf_of]
+) -> tuple[str, str]:
+    """The canonical form before and after `seq` (ASCII text): the form at place `n` is
+    `before + str(n) + after`, as PostgreSQL completes it when it gives the place."""
+    fields = [utc_text(at), action, actor_id, actor_label, on_behalf_of]
     fields += [object_type, object_id, ip, purpose, data]
-    return _encode(fields).encode("ascii")  # `_content` builds the same list from a row
+    return _BEFORE_SEQ, "," + _encode(fields)[1:]
+
+
+def canonical(*, seq: int, **fields: Any) -> bytes:
+    """The bytes an entry's hash covers (with the previous hash appended); `fields`: at,
+    action, actor_id, actor_label, on_behalf_of, object_type, object_id, ip, purpose, data."""
+    before, after = _around_seq(**fields)
+    # `_content` builds the same JSON list from a row, independently.
+    return f"{before}{int(seq)}{after}".encode("ascii")
 
 
 def canonical_of(entry: Any, *, seq: int) -> bytes:
     """`canonical` of an entry object (a model instance, also a migration's historical one)
     at place `seq`."""
-    return canonical(
-        seq=seq,
+    return canonical(seq=seq, **_fields_of(entry))
+
+
+def _fields_of(entry: Any) -> dict[str, Any]:
+    return dict(
         at=entry.at,
         action=entry.action,
         actor_id=entry.actor_id,
@@ -112,10 +128,80 @@ def _table(model: type[AuditEntry] | type[AuditHead], connection: BaseDatabaseWr
     return connection.ops.quote_name(model._meta.db_table)
 
 
+def append(entry: AuditEntry, using: str = "default") -> None:
+    """Give `entry` (not saved; every field set but `seq`, `prev_hash` and `hash`) the
+    next place in the chain and insert it, in the caller's transaction if there is one."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        # Without savepoint: inside the caller's transaction this adds no statement;
+        # alone, it makes the head's move and the insert one transaction.
+        with transaction.atomic(using=using, savepoint=False):
+            entry.seq, entry.prev_hash = take_place(using)
+            entry.hash = entry_hash(canonical_of(entry, seq=entry.seq), entry.prev_hash)
+            entry.save(force_insert=True, using=using)
+            set_head(entry.seq, entry.hash, using)
+        return
+    # One statement, atomic by itself: no transaction of its own.
+    row = _append_postgres(entry, connection)
+    if row is None:
+        with transaction.atomic(using=using, savepoint=False):
+            with connection.cursor() as cursor:
+                _create_head(cursor, connection)
+            row = _append_postgres(entry, connection)
+    if row is None:
+        raise RuntimeError("the audit head row cannot be created")
+    entry.pk, entry.seq, entry.prev_hash, entry.hash = int(row[0]), int(row[1]), row[2], row[3]
+    entry._state.adding, entry._state.db = False, using
+    if entry_hash(canonical_of(entry, seq=entry.seq), entry.prev_hash) != entry.hash:
+        # Never seen: the database and Python disagree on the bytes hashed. Inside a
+        # transaction this undoes the entry; alone, audit_verify will name it.
+        raise RuntimeError(f"audit entry n° {entry.seq}: the database's hash is not Python's")
+
+
+# The columns `_append_postgres` writes from the entry object (the others it computes).
+_COMPUTED = {"id", "seq", "prev_hash", "hash"}
+
+
+def _append_postgres(
+    entry: AuditEntry, connection: BaseDatabaseWrapper
+) -> tuple[int, int, str, str] | None:
+    """Lock the head, insert the entry after it with its hash and move the head onto it,
+    in one statement; (id, seq, prev_hash, hash), or None without a head row.
+
+    Under READ COMMITTED, `FOR UPDATE` waits for a writer that holds the head and then
+    returns the head that writer committed (not the one of the statement's snapshot); the
+    final UPDATE of the head meets the same newer row, which this statement has locked,
+    and moves it. So a place is never taken twice, and `seq` is unique anyway."""
+    fields = [f for f in AuditEntry._meta.concrete_fields if f.attname not in _COMPUTED]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    values = [f.get_db_prep_save(getattr(entry, f.attname), connection) for f in fields]
+    entries, head = _table(AuditEntry, connection), _table(AuditHead, connection)
+    before, after = _around_seq(**_fields_of(entry))
+    sql = f"""
+        WITH prev AS (SELECT seq, hash FROM {head} WHERE id = 1 FOR UPDATE),
+        added AS (
+            INSERT INTO {entries} ({columns}, seq, prev_hash, hash)
+            SELECT {", ".join(["%s"] * len(values))}, prev.seq + 1, prev.hash,
+                pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(
+                    %s::text || (prev.seq + 1)::text || %s::text || prev.hash, 'UTF8'
+                )), 'hex')
+            FROM prev
+            RETURNING id, seq, prev_hash, hash
+        )
+        UPDATE {head} SET seq = added.seq, hash = added.hash FROM added WHERE {head}.id = 1
+        RETURNING added.id, added.seq, added.prev_hash, added.hash
+    """  # noqa: S608 (names from the models, values as parameters)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*values, before, after])
+        row = cursor.fetchone()
+    return (int(row[0]), int(row[1]), str(row[2]), str(row[3])) if row else None
+
+
 def take_place(using: str = "default") -> tuple[int, str]:
     """Lock the head and move it one place on; return (the new seq, the previous hash).
 
-    Must run inside the transaction that inserts the entry and then calls `set_head`."""
+    Must run inside the transaction that inserts the entry and then calls `set_head`
+    (SQLite's way; PostgreSQL's is `append`'s one statement)."""
     connection = connections[using]
     head = _table(AuditHead, connection)
     with connection.cursor() as cursor:

@@ -11,6 +11,7 @@ import os
 import stat
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,8 +21,9 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import F
+from django.test.utils import CaptureQueriesContext
 
 from guichet.accounts.models import User
 from guichet.governance import audit, chain, checkpoints
@@ -115,6 +117,18 @@ def test_entries_are_chained_in_order_from_the_genesis_hash():
         assert entry.prev_hash == before.hash
     head = AuditHead.objects.get()
     assert (head.seq, head.hash) == (5, entries[-1].hash)
+
+
+def test_an_entry_costs_one_statement_on_postgresql():
+    """Lock the head, insert, move the head: one statement there (the page that records
+    each reading of a dossier pays it); SQLite, whose writes are serialised, takes three."""
+    _append(1)
+    with CaptureQueriesContext(connection) as captured:
+        entry = audit.record("document.verified", obj=None, actor="test", data={"i": 1})
+    assert len(captured.captured_queries) == (1 if ON_POSTGRES else 3)
+    assert AuditEntry.objects.get(pk=entry.pk).hash == entry.hash
+    assert AuditHead.objects.values_list("seq", "hash").get() == (2, entry.hash)
+    assert chain.verify().ok
 
 
 def test_intact_chain_passes_audit_verify(capsys):
@@ -386,6 +400,9 @@ from django.db import transaction
 from guichet.governance import audit
 time.sleep(max(0.0, float(sys.argv[1]) - time.time()))
 for i in range(int(sys.argv[2])):
+    if i % 2:  # alone: on PostgreSQL one statement, without a transaction of its own
+        audit.record("document.verified", obj=None, actor="w" + sys.argv[3], data={"i": i})
+        continue
     with transaction.atomic():
         audit.record("document.verified", obj=None, actor="w" + sys.argv[3], data={"i": i})
 """
@@ -422,3 +439,56 @@ def test_processes_appending_at_once_do_not_fork_the_chain(tmp_path):
     )
     assert verified.returncode == 0, verified.stderr
     assert f"{each * writers} entrées, dernière n° {each * writers}" in verified.stdout
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_an_appender_that_waited_for_the_head_follows_what_was_committed_meanwhile():
+    """The second appender's statement starts while the first holds the head, so its
+    snapshot still shows the old head: it must take the place after the entry committed
+    while it waited."""
+    _append(1)
+    held, release = threading.Event(), threading.Event()
+    entries: dict[str, AuditEntry] = {}
+    errors: list[BaseException] = []
+
+    def appender(name: str, *, hold: bool) -> None:
+        try:
+            if hold:
+                with transaction.atomic():
+                    entries[name] = audit.record("document.verified", obj=None, actor=name)
+                    held.set()
+                    release.wait(timeout=30)
+            else:
+                held.wait(timeout=30)
+                entries[name] = audit.record("document.verified", obj=None, actor=name)
+        except BaseException as exc:  # noqa: BLE001 (reported by the test's thread)
+            errors.append(exc)
+        finally:
+            connections["default"].close()
+
+    threads = [
+        threading.Thread(target=appender, args=("first",), kwargs={"hold": True}),
+        threading.Thread(target=appender, args=("second",), kwargs={"hold": False}),
+    ]
+    for thread in threads:
+        thread.start()
+    waiting, deadline = 0, time.monotonic() + 30
+    with connection.cursor() as cursor:
+        while not waiting and not errors and time.monotonic() < deadline:
+            time.sleep(0.02)
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            waiting = cursor.fetchone()[0]
+    release.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not errors, errors
+    assert waiting, "the second appender never waited for the head"
+    first, second = entries["first"], entries["second"]
+    assert (first.seq, second.seq) == (2, 3)
+    assert second.prev_hash == first.hash
+    assert AuditHead.objects.values_list("seq", "hash").get() == (3, second.hash)
+    assert chain.verify().ok
