@@ -11,7 +11,7 @@ them (accents, elisions, stems: `catalog.search`), with some tolerance for OCR's
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
@@ -25,7 +25,15 @@ from rapidfuzz import fuzz, process
 from guichet.assistant.models import ReadingStatus
 from guichet.catalog.search import load_lexicon, stem, words
 from guichet.catalog.texts import pick
-from guichet.dossiers.models import MESSAGE_FIELD, Attachment, Dossier, ScanStatus
+from guichet.dossiers.models import (
+    MESSAGE_FIELD,
+    Attachment,
+    Dossier,
+    DossierStatus,
+    InformationRequest,
+    Message,
+    ScanStatus,
+)
 from guichet.formdefs.conditions import evaluate, is_empty
 from guichet.formdefs.spec import FieldSpec, FormSpec
 
@@ -291,10 +299,18 @@ def _quote(text: str) -> str:
 
 
 def summary(
-    dossier: Dossier, language: str | None = None, *, spec: FormSpec | None = None
+    dossier: Dossier,
+    language: str | None = None,
+    *,
+    spec: FormSpec | None = None,
+    thread: Sequence[Message] | None = None,
+    open_request: InformationRequest | None = None,
 ) -> list[str]:
     """The dossier in a few lines, each one taken from what is stored (nothing written by
-    a model): procedure, declared name, dates, state, files, the last exchange, answers."""
+    a model): procedure, declared name, dates, state, files, the last exchange, answers.
+
+    `thread`: the dossier's messages, and `open_request`: the request for information it
+    waits on, when the caller has read them already (its page has); read here otherwise."""
     definition = dossier.version.definition
     lines = [_("Démarche : %(title)s.") % {"title": pick(definition["title"], language)}]
     if dossier.applicant_name:
@@ -314,8 +330,14 @@ def summary(
             ", %(n)d envoyé avec les messages", ", %(n)d envoyés avec les messages", message_files
         ) % {"n": message_files}
     lines.append(files + ".")
-    request = dossier.info_requests.order_by("-created_at", "-pk").first()
-    message = dossier.messages.order_by("-created_at", "-pk").first()
+    if thread is None:
+        thread = list(dossier.messages.order_by("-created_at", "-pk")[:1])
+    message = max(thread, key=lambda m: (m.created_at, m.pk), default=None)
+    # A dossier waiting for its applicant: the request it waits on is the last one.
+    if open_request is not None and dossier.status == DossierStatus.INFO_REQUESTED:
+        request: InformationRequest | None = open_request
+    else:
+        request = dossier.info_requests.order_by("-created_at", "-pk").first()
     if request and (message is None or request.created_at >= message.created_at):
         asked = {"date": _date(request.created_at), "text": _quote(request.message)}
         lines.append(

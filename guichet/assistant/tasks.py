@@ -36,7 +36,8 @@ def read_dossier_attachments(dossier_id: int) -> int:
 def request_readings(dossier: Dossier) -> bool:
     """When an agent opens a dossier: note a pending reading for each clean file that has
     none (or a lost one) and queue one task for them, after commit. Reads the dossier's
-    attachments with their readings (prefetch them); returns whether a task was queued."""
+    attachments with their readings (prefetch them): nothing is written when every file
+    has its reading; returns whether a task was queued."""
     stale = timezone.now() - STALE_AFTER
     wanted = []
     for attachment in dossier.attachments.all():
@@ -56,11 +57,16 @@ def request_readings(dossier: Dossier) -> bool:
 
 
 def _queue(dossier_id: int, attachment_ids: list[uuid.UUID]) -> None:
+    # One transaction, so one commit (the costly part): in one statement a pending reading
+    # for each file without one and a fresh date on the lost ones (a reading finished
+    # since the page read it keeps its status and text: only `updated_at` is written on a
+    # conflict), then the task. Both or neither: a pending reading without its task would
+    # wait STALE_AFTER before an agent's visit queues it again.
     with transaction.atomic():
-        AttachmentReading.objects.filter(
-            attachment_id__in=attachment_ids, status=ReadingStatus.PENDING
-        ).update(updated_at=timezone.now())
         AttachmentReading.objects.bulk_create(
-            [AttachmentReading(attachment_id=pk) for pk in attachment_ids], ignore_conflicts=True
+            [AttachmentReading(attachment_id=pk) for pk in attachment_ids],
+            update_conflicts=True,
+            unique_fields=["attachment"],
+            update_fields=["updated_at"],
         )
-    read_dossier_attachments.enqueue(dossier_id=dossier_id)
+        read_dossier_attachments.enqueue(dossier_id=dossier_id)

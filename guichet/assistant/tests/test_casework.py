@@ -4,14 +4,26 @@ summary, what OCR read beside each file, and the reading queued once."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.core.files.base import ContentFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from guichet.assistant import casework, ocr
+from guichet.assistant import casework, ocr, tasks
 from guichet.assistant.casework import Presence
 from guichet.assistant.models import AttachmentReading, ReadingStatus
-from guichet.dossiers.models import MESSAGE_FIELD, Attachment, DossierStatus, Message, ScanStatus
+from guichet.dossiers.models import (
+    MESSAGE_FIELD,
+    Attachment,
+    Dossier,
+    DossierStatus,
+    Message,
+    ScanStatus,
+)
+from guichet.formdefs.spec import FormSpec
 from guichet.web.tests.staff import verified_login
 from guichet.workflow import services as workflow
 
@@ -143,6 +155,45 @@ def test_the_summary_says_the_dossier_in_a_few_stored_lines(submitted_dossier, s
     )
 
 
+def _as_on_the_page(dossier: Dossier) -> Dossier:
+    """With its version and files loaded, as the page has it before the summary."""
+    return (
+        Dossier.objects.select_related("version").prefetch_related("attachments").get(pk=dossier.pk)
+    )
+
+
+def test_the_summary_uses_the_thread_and_the_open_request_it_is_given(
+    submitted_dossier, staff_user, django_assert_num_queries
+):
+    dossier, _ = submitted_dossier
+    workflow.transition(dossier=dossier, to=DossierStatus.IN_REVIEW, actor=staff_user)
+    workflow.request_information(
+        dossier=dossier, fields=["volet_2"], message="Le volet est illisible.", actor=staff_user
+    )
+    Message.objects.create(dossier=dossier, author=staff_user, from_applicant=False, body="Hé.")
+    dossier = _as_on_the_page(dossier)
+    spec = FormSpec.from_definition(dossier.version.definition)
+    thread, waited_on = list(dossier.messages.all()), dossier.info_requests.get()
+    with django_assert_num_queries(0):
+        lines = casework.summary(dossier, "fr", spec=spec, thread=thread, open_request=waited_on)
+    assert any(line.startswith("Dernier message, du service le ") for line in lines), lines
+    assert casework.summary(dossier, "fr") == lines  # the same when it reads them itself
+    Message.objects.all().delete()
+    with django_assert_num_queries(0):
+        lines = casework.summary(dossier, "fr", spec=spec, thread=[], open_request=waited_on)
+    assert "« Le volet est illisible. », sans réponse." in lines[6]
+    assert casework.summary(dossier, "fr") == lines
+    # Answered: no request is open, the last one is read (and said answered).
+    workflow.resubmit(dossier=dossier, token=str(dossier.submission_token), actor=dossier.applicant)
+    dossier = _as_on_the_page(dossier)
+    with django_assert_num_queries(1):
+        lines = casework.summary(dossier, "fr", spec=spec, thread=[], open_request=None)
+    assert "État : En cours d'instruction." in lines
+    assert lines[6].startswith("Dernier échange : complément demandé le ")
+    assert lines[6].endswith("« Le volet est illisible. », répondu."), lines
+    assert casework.summary(dossier, "fr") == lines
+
+
 # --- The dossier's page --------------------------------------------------------------------------
 
 
@@ -169,6 +220,22 @@ def test_the_page_shows_the_advice_marked_as_such(agent_client, submitted_dossie
     assert "semble présente</strong> — Volet n°2 de la déclaration" in html
     assert "non demandée pour ces réponses" in html
     assert "Nom déclaré : Traoré Awa." in html
+
+
+def test_the_page_reads_the_thread_and_the_open_request_once(
+    agent_client, submitted_dossier, staff_user
+):
+    dossier, _ = submitted_dossier
+    workflow.transition(dossier=dossier, to=DossierStatus.IN_REVIEW, actor=staff_user)
+    workflow.request_information(
+        dossier=dossier, fields=["volet_2"], message="Le volet est illisible.", actor=staff_user
+    )
+    with CaptureQueriesContext(connection) as captured:
+        html = agent_client.get(f"/instruction/dossiers/{dossier.reference}/").content.decode()
+    assert "« Le volet est illisible. », sans réponse." in html
+    read = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("SELECT")]
+    assert sum('FROM "dossiers_message"' in sql for sql in read) == 1
+    assert sum('FROM "dossiers_informationrequest"' in sql for sql in read) == 1
 
 
 def test_a_failed_reading_says_why_beside_the_file(agent_client, submitted_dossier):
@@ -201,6 +268,24 @@ def test_opening_the_page_queues_the_reading_once(
         html = agent_client.get(url).content.decode()
     assert callbacks == []  # pending: queued already
     assert "Texte lu automatiquement (indicatif) — Lecture en attente" in html
+
+
+def test_a_lost_reading_is_queued_again(
+    agent_client, submitted_dossier, monkeypatch, django_capture_on_commit_callbacks
+):
+    dossier, attachment = submitted_dossier
+    monkeypatch.setattr(
+        ocr, "read_file", lambda data, kind: ocr.OcrResult("Volet n°2", 77.0, "tesseract", 5)
+    )
+    AttachmentReading.objects.create(attachment=attachment)  # queued by a worker since gone
+    lost = timezone.now() - tasks.STALE_AFTER - timedelta(minutes=1)
+    AttachmentReading.objects.update(updated_at=lost)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        agent_client.get(f"/instruction/dossiers/{dossier.reference}/")
+    assert len(callbacks) == 1
+    reading = AttachmentReading.objects.get()  # the same row, read this time
+    assert (reading.status, reading.text) == (ReadingStatus.DONE, "Volet n°2")
+    assert reading.updated_at > lost
 
 
 def test_a_decided_dossier_queues_no_reading(

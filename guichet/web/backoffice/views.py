@@ -236,6 +236,9 @@ def _render_dossier(
         for f in page.fields
         if f.holds_answer
     ]
+    # Shown on the page and read by the summary: loaded once.
+    thread = list(dossier.messages.select_related("attachment"))
+    info_request = dossier_services.open_information_request(dossier)
     return render(
         request,
         "backoffice/dossier.html",
@@ -254,13 +257,13 @@ def _render_dossier(
             "timeline": dossier.changes.select_related("actor"),
             "used_algorithms": algorithms.used_for(dossier),
             "privacy": dossier_privacy(dossier),  # notice accepted; processing stopped
-            "thread": dossier.messages.select_related("attachment"),
+            "thread": thread,
             "notes": dossier.annotations.select_related("author") if can_review else [],
             "notifications": Notification.objects.filter(
                 object_ref=dossier.reference
             ).prefetch_related("history"),
             "documents": dossier.documents.all(),
-            "info_request": dossier_services.open_information_request(dossier),
+            "info_request": info_request,
             "actions": _actions(dossier, user, rights) if can_review else [],
             "can_request_info": can_review and dossier.status == S.IN_REVIEW,
             "info_fields": info_fields,
@@ -271,7 +274,9 @@ def _render_dossier(
             else [],
             "max_reason": services.MAX_REASON_LENGTH,
             "checklist": casework.checklist(dossier, language, spec=spec),
-            "case_summary": casework.summary(dossier, language, spec=spec),
+            "case_summary": casework.summary(
+                dossier, language, spec=spec, thread=thread, open_request=info_request
+            ),
             "error": error,
         },
         status=status,
