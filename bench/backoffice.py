@@ -20,7 +20,8 @@ plan of any slow statement at the largest size on PostgreSQL, and says ERROR whe
 did not answer 200 or a step failed.
 
 Alone, for a quicker look: `python bench/backoffice.py run --postgres-sizes=10000,100000
---sqlite-sizes= --requests=20` (BENCH_KEEP_DB=1 keeps `guichet_bench` for EXPLAIN).
+--sqlite-sizes= --requests=20` (BENCH_KEEP_DB=1 keeps `guichet_bench` for EXPLAIN, and
+reuses it on the next run: `--postgres-sizes=1000000` again measures without seeding).
 """
 
 from __future__ import annotations
@@ -366,18 +367,26 @@ def _one_size(
 
 @contextmanager
 def postgres_database() -> Iterator[str]:
-    """`guichet_bench` on the local PostgreSQL, dropped and made again; dropped afterwards
-    unless BENCH_KEEP_DB=1. Yields its URL."""
+    """`guichet_bench` on the local PostgreSQL, dropped and made again, and dropped
+    afterwards; with BENCH_KEEP_DB=1, kept afterwards and reused when it is there (seeding
+    then only adds what is missing: a second run at 1M skips the minutes of seeding).
+    Yields its URL."""
     import psycopg
 
+    keep = os.environ.get("BENCH_KEEP_DB") == "1"
     admin = f"{submissions.POSTGRES_SERVER}/postgres"
     with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{POSTGRES_DATABASE}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{POSTGRES_DATABASE}"')
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [POSTGRES_DATABASE]
+        ).fetchone()
+        if exists and not keep:
+            conn.execute(f'DROP DATABASE "{POSTGRES_DATABASE}" WITH (FORCE)')
+        if not exists or not keep:
+            conn.execute(f'CREATE DATABASE "{POSTGRES_DATABASE}"')
     try:
         yield f"{submissions.POSTGRES_SERVER}/{POSTGRES_DATABASE}"
     finally:
-        if os.environ.get("BENCH_KEEP_DB") != "1":
+        if not keep:
             with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{POSTGRES_DATABASE}" WITH (FORCE)')
 
