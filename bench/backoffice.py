@@ -7,7 +7,8 @@ dropped at the end) with the demo organisation and catalog; `bench/seed.py grow`
 to each size in turn (10k → 100k → 1M, set-based SQL on PostgreSQL), then
 `bench/seed.py sample` gives the bench agent (an agent of the biggest service) a session
 verified with a TOTP device and picks dossiers of that service to open. One waitress
-process serves the pages with DEBUG=0 (`submissions.server_command`) for all sizes. One
+process serves the pages with DEBUG=0 and persistent database connections, as deployed
+(`submissions.server_command`, `DB_CONN_MAX_AGE=60`) for all sizes. One
 client on one kept-alive connection asks, in rounds so that a noisy minute hits every kind
 alike, for each page kind below and for the bare `/sante/` view; every answer must be a
 200. In-process, `CaptureQueriesContext` counts the SQL statements of each page kind once
@@ -305,7 +306,8 @@ def bench_backend(
         port = free_port()
         command, result.server, keep_alive = submissions.server_command(port)
         log = logs / f"server-backoffice-{name.split()[0].lower()}.log"
-        with serve(command, env, log, port):
+        # As deployed (deploy/production.env.example): persistent database connections.
+        with serve(command, {**env, "DB_CONN_MAX_AGE": "60"}, log, port):
             for size in sizes:
                 size_result = _one_size(
                     name, size, env, port, requests, keep_alive=keep_alive, last=size == sizes[-1]
@@ -538,8 +540,9 @@ def section(results: list[BackendResult]) -> list[str]:
         f"{seed.DRAFT_SHARE:.0%} drafts, 15% open, the rest decided; deadlines from the "
         "procedures, some overdue; most assigned; Malian, Burkinabè and Nigerien names; "
         f"{seed.APPLICANTS:,} applicants. The bench agent (an agent of the biggest service, "
-        "session verified with a TOTP device) asks one server process (DEBUG=0, a database "
-        f"connection per request, the default) for each page {REQUESTS} times after "
+        "session verified with a TOTP device) asks one server process (DEBUG=0, persistent "
+        "database connections `DB_CONN_MAX_AGE=60` as in deploy/production.env.example) "
+        f"for each page {REQUESTS} times after "
         f"{WARMUP} untimed, in rounds (each round: every page kind once, then "
         f"{BARE_PER_ROUND} bare `/sante/`), from one client on one kept-alive connection. "
         "Times run from sending the request to the last byte of the answer; every timed "

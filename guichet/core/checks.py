@@ -42,7 +42,7 @@ def check_field_keys(
             Error(
                 f"{exc} Procedures marking sensitive fields: {', '.join(marking[:5])}"
                 + ("…" if len(marking) > 5 else ""),
-                hint="Restore FIELD_KEYS_FILE from its backup (or set FIELD_KEYS); on a new "
+                hint="Restore FIELD_KEY_RING from its backup (or set FIELD_KEYS); on a new "
                 "installation run `manage.py field_keys create`.",
                 id="guichet.core.E001",
             )

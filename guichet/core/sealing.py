@@ -11,7 +11,7 @@ another dossier or field does not open. Someone who reads the database, a dump o
 backup of it without the key file sees neither the value nor its length to the byte
 (values are padded to 16 bytes).
 
-The key ring: `FIELD_KEYS` (its JSON, for a secrets manager) or the file `FIELD_KEYS_FILE`
+The key ring: `FIELD_KEYS` (its JSON, for a secrets manager) or the file `FIELD_KEY_RING`
 (mode 0600, to back up apart from the database):
 
     {"current": "f2", "keys": {"f1": {"key": "<32 bytes, base64url>", "created": "…"},
@@ -110,11 +110,11 @@ _ring_source: tuple[str, str] | None = None
 
 
 def _source() -> tuple[str, str]:
-    return (settings.FIELD_KEYS, str(settings.FIELD_KEYS_FILE))
+    return (settings.FIELD_KEYS, str(settings.FIELD_KEY_RING))
 
 
 def key_file() -> Path:
-    return Path(settings.FIELD_KEYS_FILE)
+    return Path(settings.FIELD_KEY_RING)
 
 
 def ring(*, create: bool | None = None) -> KeyRing:
@@ -150,7 +150,7 @@ def has_ring() -> bool:
 
 
 def write(new: KeyRing, *, exclusive: bool = False) -> Path:
-    """Store `new` in FIELD_KEYS_FILE (0600), atomically; the cached ring is dropped."""
+    """Store `new` in FIELD_KEY_RING (0600), atomically; the cached ring is dropped."""
     global _ring
     if settings.FIELD_KEYS:
         raise SealingError("FIELD_KEYS is set: change the ring where that variable comes from")

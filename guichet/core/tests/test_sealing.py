@@ -11,7 +11,7 @@ from guichet.core import sealing
 
 @pytest.fixture(autouse=True)
 def ring(tmp_path, settings):
-    settings.FIELD_KEYS_FILE = tmp_path / "ring.json"
+    settings.FIELD_KEY_RING = tmp_path / "ring.json"
     settings.FIELD_KEYS = ""
     settings.FIELD_KEYS_AUTO_CREATE = True
     yield

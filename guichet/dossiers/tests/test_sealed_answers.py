@@ -33,9 +33,9 @@ def stored(dossier: Dossier) -> str:
 @pytest.fixture
 def ring_file(tmp_path, settings):
     """A key ring of its own for the test, made on first use."""
-    settings.FIELD_KEYS_FILE = tmp_path / "keys" / "field-keys.json"
+    settings.FIELD_KEY_RING = tmp_path / "keys" / "field-keys.json"
     settings.FIELD_KEYS = ""
-    yield settings.FIELD_KEYS_FILE
+    yield settings.FIELD_KEY_RING
     sealing._ring = None
 
 
@@ -116,7 +116,7 @@ def test_rotation_reseals_with_the_new_key_then_the_old_one_can_be_retired(with_
 
 
 def test_without_the_key_ring_nothing_is_read_or_written_in_clear(with_nina, settings):
-    settings.FIELD_KEYS_FILE = Path(settings.FIELD_KEYS_FILE).with_name("missing.json")
+    settings.FIELD_KEY_RING = Path(settings.FIELD_KEY_RING).with_name("missing.json")
     settings.FIELD_KEYS_AUTO_CREATE = False
     with pytest.raises(sealing.SealingError, match="No field key ring"):
         Dossier.objects.get(pk=with_nina.pk)
