@@ -173,6 +173,8 @@ def test_a_granted_blocking_stops_the_workflow(submitted_dossier, citizen, staff
     assert "Traitement arrêté : une demande de verrouillage des données a été acceptée" in (
         staff_page
     )
+    # No decision button to press in vain.
+    assert 'id="decider"' not in staff_page and "Demander un complément" not in staff_page
 
 
 def test_a_refused_blocking_stops_nothing(submitted_dossier, citizen, staff_user):

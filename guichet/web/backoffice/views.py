@@ -229,7 +229,10 @@ def _render_dossier(
     language = request.LANGUAGE_CODE
     _with_readings(dossier)
     attachments = list(dossier.attachments.all())
+    privacy = dossier_privacy(dossier)  # notice accepted; processing stopped
+    # No decision buttons while processing is stopped (the workflow refuses them anyway).
     can_review = rights.can_review(dossier.service_id)
+    can_act = can_review and privacy.stopped is None
     info_fields = [
         (f.id, pick(f.label, language))
         for page in spec.pages
@@ -256,7 +259,7 @@ def _render_dossier(
             "clean": ScanStatus.CLEAN,
             "timeline": dossier.changes.select_related("actor"),
             "used_algorithms": algorithms.used_for(dossier),
-            "privacy": dossier_privacy(dossier),  # notice accepted; processing stopped
+            "privacy": privacy,
             "thread": thread,
             "notes": dossier.annotations.select_related("author") if can_review else [],
             "notifications": Notification.objects.filter(
@@ -264,8 +267,8 @@ def _render_dossier(
             ).prefetch_related("history"),
             "documents": dossier.documents.all(),
             "info_request": info_request,
-            "actions": _actions(dossier, user, rights) if can_review else [],
-            "can_request_info": can_review and dossier.status == S.IN_REVIEW,
+            "actions": _actions(dossier, user, rights) if can_act else [],
+            "can_request_info": can_act and dossier.status == S.IN_REVIEW,
             "info_fields": info_fields,
             "can_review": can_review,
             "can_supervise": rights.can_supervise(dossier.service_id),
