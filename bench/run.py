@@ -539,7 +539,8 @@ def submissions_section(results: list[submissions.BackendResult]) -> list[str]:
     lines = [setup, ""]
     if first is not None:
         lines += [
-            f"Server: {first.server}, DEBUG=0; `DB_CONN_MAX_AGE` unset (0: a database "
+            f"Server: {first.server}, DEBUG=0, rate limits ×1000 (`RATE_LIMIT_SCALE`: the "
+            "clients are a few accounts on one address); `DB_CONN_MAX_AGE` unset (0: a database "
             "connection per request, the settings' default) unless the row says persistent "
             "connections (`DB_CONN_MAX_AGE=60`). PostgreSQL: a fresh database on 127.0.0.1, "
             "dropped afterwards.",

@@ -198,6 +198,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     "attachments": {"BACKEND": _attachments_backend, "OPTIONS": _attachments_options},
 }
+# Multiplies every rate limit (core/ratelimit.py): 1 in production. Only a load test whose
+# clients all come from one address raises it, and its report says so.
+RATE_LIMIT_SCALE = float(env_str("RATE_LIMIT_SCALE", "1"))
 ATTACHMENT_SCANNER = env_str("ATTACHMENT_SCANNER", "guichet.dossiers.scanning.AcceptAllScanner")
 
 # --- Security -------------------------------------------------------------------------

@@ -30,6 +30,8 @@ from guichet.web.limited import too_many, wait_text
 
 QUESTIONS_PER_ADDRESS = Limit("assistant.ask.address", 60, timedelta(minutes=10))
 """Far above a person asking; a script scraping the catalog through the assistant stops."""
+QUESTIONS_PER_ACCOUNT = Limit("assistant.ask.account", 30, timedelta(minutes=10))
+"""A signed-in person, wherever they ask from (a script hopping addresses stops too)."""
 FEEDBACK_SALT = "guichet.assistant.feedback"
 FEEDBACK_MAX_AGE = 24 * 3600
 
@@ -57,7 +59,10 @@ def _asker(request: HttpRequest) -> User | None:
 
 
 def _consume(request: HttpRequest) -> None:
-    consume([(QUESTIONS_PER_ADDRESS, client_ip(request))])
+    checks = [(QUESTIONS_PER_ADDRESS, client_ip(request))]
+    if (asker := _asker(request)) is not None:
+        checks.append((QUESTIONS_PER_ACCOUNT, str(asker.pk)))
+    consume(checks)
 
 
 @public_page
@@ -72,7 +77,7 @@ def question(request: HttpRequest) -> HttpResponse:
     try:
         _consume(request)
     except RateLimited as exc:
-        message = _("Trop de questions depuis cette adresse. Réessayez dans %(wait)s.")
+        message = _("Trop de questions en peu de temps. Réessayez dans %(wait)s.")
         return too_many(request, "public/question.html", context, message, exc)
     asked = services.ask(
         form.cleaned_data["q"],
@@ -143,7 +148,7 @@ def api(request: HttpRequest) -> JsonResponse:
         _consume(request)
     except RateLimited as exc:
         seconds = exc.retry_after_seconds()
-        message = _("Trop de questions depuis cette adresse. Réessayez dans %(wait)s.")
+        message = _("Trop de questions en peu de temps. Réessayez dans %(wait)s.")
         response = _error(message % {"wait": wait_text(seconds)}, 429)
         response["Retry-After"] = str(seconds)
         return response

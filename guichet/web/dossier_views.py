@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib import messages
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.translation import get_language, ngettext
+from django.utils.translation import get_language, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -22,7 +22,7 @@ from guichet.catalog import queries as catalog_queries
 from guichet.catalog.models import Country
 from guichet.catalog.texts import pick
 from guichet.documents import services as document_services
-from guichet.dossiers import queries, services
+from guichet.dossiers import limits, queries, services
 from guichet.dossiers.models import MESSAGE_FIELD, Attachment, Dossier
 from guichet.dossiers.receipts import ReceiptData, render_receipt
 from guichet.formdefs.fields import AttachmentsField
@@ -33,6 +33,7 @@ from guichet.privacy import queries as privacy_queries
 from guichet.privacy import services as privacy
 from guichet.web.access import citizen_page, signed_in_user
 from guichet.web.files import attachment_response, document_response
+from guichet.web.limited import limited
 from guichet.workflow import services as workflow
 
 ADD_ITEM = "add"
@@ -68,7 +69,12 @@ def _resume_url(dossier: Dossier) -> str:
 
 
 @citizen_page
-def start(request: HttpRequest, procedure_id: str) -> HttpResponse:
+@limited(
+    account=limits.STARTS_PER_ACCOUNT,
+    address=limits.STARTS_PER_ADDRESS,
+    message=gettext_lazy("Trop de démarches commencées en peu de temps. Réessayez dans %(wait)s."),
+)
+def start(request: HttpRequest, procedure_id: str) -> HttpResponseBase:
     procedure = catalog_queries.get_procedure(procedure_id)
     definition = procedure.definition
     if request.method == "POST":
@@ -140,7 +146,12 @@ def _render_detail(
 
 @citizen_page
 @require_POST
-def post_message(request: HttpRequest, reference: str) -> HttpResponse:
+@limited(
+    account=limits.MESSAGES_PER_ACCOUNT,
+    address=limits.MESSAGES_PER_ADDRESS,
+    message=gettext_lazy("Trop de messages en peu de temps. Réessayez dans %(wait)s."),
+)
+def post_message(request: HttpRequest, reference: str) -> HttpResponseBase:
     dossier = queries.get_dossier_for(signed_in_user(request), reference)
     body = request.POST.get("body", "")
     try:
@@ -311,7 +322,12 @@ def page(request: HttpRequest, reference: str, page_id: str) -> HttpResponse:
 
 @citizen_page
 @require_POST
-def upload(request: HttpRequest, reference: str, page_id: str, field_name: str) -> HttpResponse:
+@limited(
+    account=limits.UPLOADS_PER_ACCOUNT,
+    address=limits.UPLOADS_PER_ADDRESS,
+    message=gettext_lazy("Trop de fichiers envoyés en peu de temps. Réessayez dans %(wait)s."),
+)
+def upload(request: HttpRequest, reference: str, page_id: str, field_name: str) -> HttpResponseBase:
     dossier = queries.get_dossier_for(signed_in_user(request), reference)
     spec = services.form_spec(dossier)
     upload_file = request.FILES.get("file")
@@ -424,7 +440,12 @@ def _render_summary(
 
 @citizen_page
 @require_POST
-def submit(request: HttpRequest, reference: str) -> HttpResponse:
+@limited(
+    account=limits.SUBMISSIONS_PER_ACCOUNT,
+    address=limits.SUBMISSIONS_PER_ADDRESS,
+    message=gettext_lazy("Trop de dépôts en peu de temps. Réessayez dans %(wait)s."),
+)
+def submit(request: HttpRequest, reference: str) -> HttpResponseBase:
     dossier = queries.get_dossier_for(signed_in_user(request), reference)
     try:
         dossier = services.submit_dossier(

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers
+from django.utils.functional import Promise
 from django.utils.translation import ngettext
 
-from guichet.core.ratelimit import RateLimited
+from guichet.core.ratelimit import Limit, RateLimited, client_ip, consume
 
 
 def wait_text(seconds: int) -> str:
@@ -33,3 +36,27 @@ def too_many(
     response["Retry-After"] = str(seconds)
     add_never_cache_headers(response)
     return response
+
+
+View = Callable[..., HttpResponseBase]
+
+
+def limited(*, account: Limit, address: Limit, message: str | Promise) -> Callable[[View], View]:
+    """A POST of a signed-in person counts one event for their account and one for their
+    address; over either limit it changes nothing and answers 429 (`429.html`) with
+    `message` (a `%(wait)s` placeholder) and a Retry-After header. Under `citizen_page`."""
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            if request.method == "POST" and request.user.is_authenticated:
+                checks = [(account, str(request.user.pk)), (address, client_ip(request))]
+                try:
+                    consume(checks)
+                except RateLimited as exc:
+                    return too_many(request, "429.html", {}, str(message), exc)
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
