@@ -52,12 +52,14 @@ INSTALLED_APPS = [
     "guichet.assistant",
     "guichet.retention",
     "guichet.privacy",
+    "guichet.backups",
     "guichet.web",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "guichet.web.middleware.ContentSecurityPolicyMiddleware",
+    "guichet.web.middleware.RejectNulMiddleware",
     "django.middleware.gzip.GZipMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -202,6 +204,25 @@ STORAGES = {
 # clients all come from one address raises it, and its report says so.
 RATE_LIMIT_SCALE = float(env_str("RATE_LIMIT_SCALE", "1"))
 ATTACHMENT_SCANNER = env_str("ATTACHMENT_SCANNER", "guichet.dossiers.scanning.AcceptAllScanner")
+# Production: ATTACHMENT_SCANNER=guichet.dossiers.scanning.ClamdScanner, which streams each
+# upload to the ClamAV daemon at CLAMD_ADDRESS (a unix socket path, or host:port).
+# CLAMD_MAX_STREAM_BYTES must not exceed clamd's StreamMaxLength (docs/security.md).
+CLAMD_ADDRESS = env_str("CLAMD_ADDRESS", "/run/clamav/clamd.ctl")
+CLAMD_TIMEOUT = env_int("CLAMD_TIMEOUT", 30, minimum=1)
+CLAMD_MAX_STREAM_BYTES = env_int("CLAMD_MAX_STREAM_BYTES", 25 * 1024 * 1024, minimum=1)
+# Uploaded files and issued documents served from another site (docs/security.md): the
+# host name (with its port if any) of a separate registrable domain, e.g.
+# `fichiers-guichet.example`. When set, a download on the main site answers with a
+# redirect to a signed link on that host, valid FILES_URL_SECONDS; empty (the default):
+# the main site serves files itself.
+FILES_HOST = env_str("FILES_HOST", "").strip().lower()
+if FILES_HOST:
+    if "/" in FILES_HOST or FILES_HOST.partition(":")[0] in ALLOWED_HOSTS:
+        raise ImproperlyConfigured(
+            "FILES_HOST is a host name without scheme or path, other than the site's own."
+        )
+    ALLOWED_HOSTS = [*ALLOWED_HOSTS, FILES_HOST.partition(":")[0]]
+FILES_URL_SECONDS = env_int("FILES_URL_SECONDS", 60, minimum=5)
 
 # --- Security -------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
@@ -333,6 +354,17 @@ AUDIT_DETAILS_RETENTION_DAYS = env_int("AUDIT_DETAILS_RETENTION_DAYS", 365, mini
 # Days the administration has to answer a request on personal data ("Mes données"): the
 # laws of the three countries set none we could verify; 30 is their authorities' practice.
 PRIVACY_REQUEST_DAYS = env_int("PRIVACY_REQUEST_DAYS", 30, minimum=1)
+
+# --- Backups ----------------------------------------------------------------------------
+# `manage.py backup` writes one encrypted archive (database, stored files, manifest) with
+# BACKUP_KEY: 32 random bytes in base64url (`manage.py backup --new-key`), kept apart from
+# the backups. Private keys go only into `backup --keys`, under BACKUP_KEYS_KEY, which must
+# differ (ADR 0015). A backup written into BACKUP_DIR deletes the data archives there older
+# than BACKUP_KEEP_DAYS (0: none): backups hold what the purge has deleted since.
+BACKUP_KEY = env_str("BACKUP_KEY", "")
+BACKUP_KEYS_KEY = env_str("BACKUP_KEYS_KEY", "")
+BACKUP_DIR = Path(env_str("BACKUP_DIR", str(DATA_DIR / "backups")))
+BACKUP_KEEP_DAYS = env_int("BACKUP_KEEP_DAYS", 30, minimum=0)
 
 LOGGING = {
     "version": 1,

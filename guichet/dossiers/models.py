@@ -178,6 +178,12 @@ class Attachment(models.Model):
         max_length=10, choices=ScanStatus.choices, default=ScanStatus.PENDING
     )
     scan_detail = models.CharField(max_length=200, blank=True)
+    """Infected: what the antivirus found. Pending: why it could not answer (for staff)."""
+    scanned_at = models.DateTimeField(null=True, blank=True)
+    """The last time the antivirus was asked, answering or not."""
+    quarantined_at = models.DateTimeField(null=True, blank=True)
+    """When an infected file was moved aside (`quarantine/` in the storage), never to be
+    served again, to anyone."""
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )

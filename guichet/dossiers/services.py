@@ -10,13 +10,17 @@ a double click or a retry with the same token returns the same dossier.
 from __future__ import annotations
 
 import hashlib
+import logging
+import unicodedata
 import uuid
 from collections.abc import Mapping
-from datetime import timedelta
-from typing import IO, Any
+from datetime import datetime, timedelta
+from typing import Any
 
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -36,7 +40,16 @@ from guichet.dossiers.models import (
 )
 from guichet.dossiers.references import new_reference
 from guichet.dossiers.scanning import ScannerUnavailable, get_scanner
-from guichet.formdefs.files import SNIFF_BYTES, FileRules, sniff_type
+from guichet.formdefs.files import (
+    EXTENSIONS,
+    SNIFF_BYTES,
+    FileKind,
+    FileRules,
+    UnsafeFile,
+    describe_unaccepted,
+    make_safe,
+    sniff_type,
+)
 from guichet.formdefs.spec import AnswersError, FormSpec
 from guichet.governance import audit
 from guichet.organisation import routing
@@ -44,6 +57,8 @@ from guichet.organisation.queries import staff_rights
 from guichet.privacy import services as privacy
 
 MAX_REFERENCE_TRIES = 5
+
+security_log = logging.getLogger("guichet.security")
 
 
 class DossierError(Exception):
@@ -166,14 +181,6 @@ def _rules_for(spec: FormSpec, field_name: str) -> FileRules:
     raise DossierError(_("Ce champ n'accepte pas de fichier."))
 
 
-def _digest(stream: IO[bytes]) -> str:
-    digest = hashlib.sha256()
-    for chunk in iter(lambda: stream.read(64 * 1024), b""):
-        digest.update(chunk)
-    stream.seek(0)
-    return digest.hexdigest()
-
-
 @transaction.atomic
 def add_attachment(
     *, dossier: Dossier, field_name: str, upload: UploadedFile, actor: User
@@ -214,43 +221,65 @@ def _answer_with_file(dossier: Dossier, field_name: str, attachment_id: str) -> 
 def _store_file(
     *, dossier: Dossier, field_name: str, upload: UploadedFile, rules: FileRules, actor: User
 ) -> Attachment:
-    """Check an upload against `rules` (size, type read from its bytes) and keep it, pending
-    a virus scan that runs after commit. The caller holds the dossier's row lock."""
-    if not upload.size:
+    """Check an upload against `rules` (size, type read from its bytes, content) and keep
+    what `make_safe` leaves of it, pending a virus scan that runs after commit. The caller
+    holds the dossier's row lock. The browser's name for the file is only shown, cleaned;
+    its Content-Type is never read."""
+    too_heavy = DossierError(
+        _("Le fichier est trop lourd : %(size)s Mo au plus.") % {"size": f"{rules.max_size_mb:g}"}
+    )
+    if upload.size is not None and upload.size > rules.max_size_bytes:
+        raise too_heavy
+    upload.seek(0)
+    data = upload.read(rules.max_size_bytes + 1)  # the size the client announced may lie
+    if not data:
         raise DossierError(_("Le fichier est vide."))
-    if upload.size > rules.max_size_bytes:
-        raise DossierError(
-            _("Le fichier est trop lourd : %(size)s Mo au plus.")
-            % {"size": f"{rules.max_size_mb:g}"}
-        )
-    upload.seek(0)
-    kind = sniff_type(upload.read(SNIFF_BYTES))
-    upload.seek(0)
+    if len(data) > rules.max_size_bytes:
+        raise too_heavy
+    kind = sniff_type(data[:SNIFF_BYTES])
     if kind is None or kind not in rules.accept:
-        accepted = ", ".join(k.upper() for k in rules.accept)
-        raise DossierError(
-            _("Ce fichier n'est pas d'un type accepté (accepté : %(kinds)s).") % {"kinds": accepted}
-        )
+        raise DossierError(_unaccepted_message(data, rules))
+    try:
+        kept = make_safe(data, kind)
+    except UnsafeFile as exc:
+        raise DossierError(exc.message) from None
     attachment = Attachment(
         id=uuid.uuid4(),
         dossier=dossier,
         field_id=field_name,
-        original_name=_clean_name(upload.name or "fichier"),
+        original_name=_clean_name(upload.name or "", kind),
         kind=kind,
-        size=upload.size,
-        sha256=_digest(upload),
+        size=len(kept),
+        sha256=hashlib.sha256(kept).hexdigest(),
         uploaded_by=actor,
     )
-    attachment.file.save(attachment.original_name, upload, save=False)
+    attachment.file.save(attachment.original_name, ContentFile(kept), save=False)
     attachment.save()
     audit.record(
         "attachment.added",
         obj=dossier,
         actor=actor,
-        data={"attachment": str(attachment.pk), "field": field_name, "kind": kind},
+        data={
+            "attachment": str(attachment.pk),
+            "field": field_name,
+            "kind": kind,
+            # Bytes dropped from an image (metadata, comments, what followed its end).
+            "cleaned": len(data) - len(kept),
+        },
     )
     transaction.on_commit(lambda: _enqueue_scan(attachment.pk))
     return attachment
+
+
+def _unaccepted_message(data: bytes, rules: FileRules) -> str:
+    kinds = ", ".join(k.upper() for k in rules.accept)
+    what = describe_unaccepted(data)
+    if what is None:
+        return _("Ce fichier n'est pas d'un type accepté (accepté : %(kinds)s).") % {"kinds": kinds}
+    return _("Ce fichier n'est pas d'un type accepté (accepté : %(kinds)s) : c'est %(what)s.") % {
+        "kinds": kinds,
+        "what": what,
+    }
 
 
 def _enqueue_scan(attachment_id: uuid.UUID) -> None:
@@ -259,11 +288,27 @@ def _enqueue_scan(attachment_id: uuid.UUID) -> None:
     scan_attachment.enqueue(attachment_id=str(attachment_id))
 
 
-def _clean_name(name: str) -> str:
-    """A file name safe to show and to offer for download: no path, no control characters."""
-    base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    cleaned = "".join(c for c in base if c.isprintable() and c not in '"<>|:*?\u202e\u202d')
-    return (cleaned.strip(". ") or "fichier")[:120]
+MAX_NAME_LENGTH = 120
+_NAME_FORBIDDEN = set('"<>|:*?`\\/')
+_WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL"} | {
+    f"{p}{n}" for p in ("COM", "LPT") for n in range(10)
+}
+
+
+def _clean_name(name: str, kind: FileKind) -> str:
+    """A file name safe to show and to offer for download (never used on disk): no path,
+    no control or text-direction characters (U+202E would show `gpj.exe` as `exe.jpg`),
+    none of `"<>|:*?`, at most 120 characters, and ending with the extension of what the
+    file really is (`facture.exe` that is a PDF is offered as `facture.exe.pdf`)."""
+    base = unicodedata.normalize("NFC", name).replace("\\", "/").rsplit("/", 1)[-1]
+    cleaned = "".join(c for c in base if c.isprintable() and c not in _NAME_FORBIDDEN)
+    stem, dot, extension = cleaned.rpartition(".")
+    if not dot or f".{extension.lower()}" not in EXTENSIONS[kind]:
+        stem, extension = cleaned, EXTENSIONS[kind][0][1:]
+    stem = " ".join(stem.split()).strip(". ") or "fichier"
+    if stem.split(".")[0].upper() in _WINDOWS_DEVICES:
+        stem = f"_{stem}"
+    return f"{stem[: MAX_NAME_LENGTH - len(extension) - 1].rstrip('. ')}.{extension}"
 
 
 @transaction.atomic
@@ -284,21 +329,80 @@ def _delete_with_file(attachment: Attachment) -> None:
 
 
 def scan_attachment(*, attachment_id: str) -> str:
-    """Scan one file with the configured scanner; a scanner that is down leaves it pending."""
+    """Scan one file with the configured scanner. A verdict is final: clean, or infected
+    and then quarantined. A scanner that cannot answer leaves the file pending with the
+    reason, for staff, and `ScannerUnavailable` goes up so the task tries again later."""
     attachment = Attachment.objects.filter(pk=attachment_id).first()
     if attachment is None or attachment.scan_status != ScanStatus.PENDING:
         return attachment.scan_status if attachment else "missing"
+    pending = Attachment.objects.filter(pk=attachment.pk, scan_status=ScanStatus.PENDING)
     try:
         with attachment.file.open("rb") as stream:
             result = get_scanner().scan(stream)
-    except ScannerUnavailable as exc:
-        Attachment.objects.filter(pk=attachment.pk).update(scan_detail=str(exc)[:200])
+    except FileNotFoundError:
+        if not pending.exists():
+            return "missing"  # removed by the citizen while it was being scanned
         raise
-    status = ScanStatus.CLEAN if result.is_clean else ScanStatus.INFECTED
-    Attachment.objects.filter(pk=attachment.pk, scan_status=ScanStatus.PENDING).update(
-        scan_status=status, scan_detail=result.detail[:200]
+    except ScannerUnavailable as exc:
+        pending.update(scan_detail=str(exc)[:200], scanned_at=timezone.now())
+        raise
+    if result.is_clean:
+        pending.update(
+            scan_status=ScanStatus.CLEAN, scan_detail=result.detail[:200], scanned_at=timezone.now()
+        )
+        return str(ScanStatus.CLEAN)
+    _quarantine(attachment_id=attachment.pk, signature=result.detail)
+    return str(ScanStatus.INFECTED)
+
+
+QUARANTINE_PREFIX = "quarantine/"
+
+
+@transaction.atomic
+def _quarantine(*, attachment_id: uuid.UUID, signature: str) -> None:
+    """Mark an infected file and move it aside in the storage, out of the dossiers'
+    folders: it is never served again, to anyone (web/files.py refuses it), and goes when
+    the citizen removes it or with the dossier."""
+    attachment = (
+        Attachment.objects.select_for_update()
+        .filter(pk=attachment_id, scan_status=ScanStatus.PENDING)
+        .first()
     )
-    return str(status)
+    if attachment is None:
+        return
+    storage, old_name = attachment.file.storage, attachment.file.name
+    with storage.open(old_name, "rb") as stream:
+        attachment.file.name = storage.save(f"{QUARANTINE_PREFIX}{attachment.pk}", stream)
+    now = timezone.now()
+    attachment.scan_status = ScanStatus.INFECTED
+    attachment.scan_detail = signature[:200]
+    attachment.scanned_at = attachment.quarantined_at = now
+    attachment.save(
+        update_fields=["file", "scan_status", "scan_detail", "scanned_at", "quarantined_at"]
+    )
+    security_log.warning(
+        "attachment %s of dossier %s quarantined: %s (sha256 %s)",
+        attachment.pk,
+        attachment.dossier_id,
+        signature,
+        attachment.sha256,
+    )
+    transaction.on_commit(lambda: storage.delete(old_name))
+
+
+def requeue_pending_scans(*, now: datetime | None = None, after: timedelta | None = None) -> int:
+    """Enqueue a scan again for every file still pending `after` (10 minutes) since its
+    upload or its last try: its task was lost (a worker killed) or could not be deferred.
+    Meant to run periodically beside the task worker."""
+    now = now or timezone.now()
+    before = now - (after or timedelta(minutes=10))
+    stale = Attachment.objects.filter(scan_status=ScanStatus.PENDING).filter(
+        Q(scanned_at__isnull=True, created_at__lt=before) | Q(scanned_at__lt=before)
+    )
+    ids = list(stale.order_by("created_at").values_list("pk", flat=True)[:1000])
+    for attachment_id in ids:
+        _enqueue_scan(attachment_id)
+    return len(ids)
 
 
 def attachment_kinds(dossier: Dossier) -> dict[str, str]:
