@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "guichet.assistant",
     "guichet.retention",
     "guichet.privacy",
+    "guichet.backups",
     "guichet.web",
 ]
 
@@ -352,6 +353,17 @@ AUDIT_DETAILS_RETENTION_DAYS = env_int("AUDIT_DETAILS_RETENTION_DAYS", 365, mini
 # Days the administration has to answer a request on personal data ("Mes données"): the
 # laws of the three countries set none we could verify; 30 is their authorities' practice.
 PRIVACY_REQUEST_DAYS = env_int("PRIVACY_REQUEST_DAYS", 30, minimum=1)
+
+# --- Backups ----------------------------------------------------------------------------
+# `manage.py backup` writes one encrypted archive (database, stored files, manifest) with
+# BACKUP_KEY: 32 random bytes in base64url (`manage.py backup --new-key`), kept apart from
+# the backups. Private keys go only into `backup --keys`, under BACKUP_KEYS_KEY, which must
+# differ (ADR 0015). A backup written into BACKUP_DIR deletes the data archives there older
+# than BACKUP_KEEP_DAYS (0: none): backups hold what the purge has deleted since.
+BACKUP_KEY = env_str("BACKUP_KEY", "")
+BACKUP_KEYS_KEY = env_str("BACKUP_KEYS_KEY", "")
+BACKUP_DIR = Path(env_str("BACKUP_DIR", str(DATA_DIR / "backups")))
+BACKUP_KEEP_DAYS = env_int("BACKUP_KEEP_DAYS", 30, minimum=0)
 
 LOGGING = {
     "version": 1,
