@@ -6,7 +6,9 @@ gateway, then `sending → sent` after. If the worker dies in between, the row s
 `sending`: the gateway's first delivery report (Kannel sends one within a second of
 accepting) settles it; a row still `sending` after `stale_sending()` without any report is
 put back in the queue by `retry_due` — the one case where a message could go twice,
-traded against never losing one.
+traded against never losing one. A backend whose messages are rows of this very database
+(the development outbox) is handed the message in the transaction that marks it sent: a
+crash leaves both or neither, so it goes exactly once (bench/crash.py counts on it).
 """
 
 from __future__ import annotations
@@ -162,6 +164,8 @@ def deliver(*, notification_id: int) -> str:
         notification.attempts += 1
         notification.save(update_fields=["status", "attempts", "updated_at"])
         _step(notification, Status.SENDING, f"tentative {notification.attempts}")
+        if _is_kept_in_database(notification):
+            return _mark_sent(notification, _hand_over(notification))
     try:
         provider_id = _hand_over(notification)
     except Exception as exc:  # noqa: BLE001 - any gateway failure is recorded, then retried
@@ -169,14 +173,26 @@ def deliver(*, notification_id: int) -> str:
         return _failed_attempt(notification.pk, str(exc))
     with transaction.atomic():
         notification = Notification.objects.select_for_update().get(pk=notification_id)
-        notification.provider_id = provider_id[:100]
-        if notification.status == Status.SENDING:  # a report may have come first
-            notification.status = Status.SENT
-            notification.sent_at = timezone.now()
-        if notification.event in SECRET_EVENTS:
-            notification.text = ERASED
-        notification.save(update_fields=["provider_id", "status", "sent_at", "text", "updated_at"])
-        _step(notification, Status.SENT, "remis à la passerelle")
+        return _mark_sent(notification, provider_id)
+
+
+def _is_kept_in_database(notification: Notification) -> bool:
+    """The SMS backend writes its messages in this database (`in_database`)."""
+    return notification.channel == Notification.Channel.SMS and bool(
+        getattr(sms.get_backend(), "in_database", False)
+    )
+
+
+def _mark_sent(notification: Notification, provider_id: str) -> str:
+    """In the caller's transaction, holding the row's lock."""
+    notification.provider_id = provider_id[:100]
+    if notification.status == Status.SENDING:  # a report may have come first
+        notification.status = Status.SENT
+        notification.sent_at = timezone.now()
+    if notification.event in SECRET_EVENTS:
+        notification.text = ERASED
+    notification.save(update_fields=["provider_id", "status", "sent_at", "text", "updated_at"])
+    _step(notification, Status.SENT, "remis à la passerelle")
     return notification.status
 
 

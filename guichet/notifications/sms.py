@@ -41,6 +41,10 @@ class SmsBackend(Protocol):
 class OutboxSmsBackend:
     """Development backend: stores the message instead of sending it."""
 
+    in_database = True
+    """Its messages are rows of Guichet's database: `services.deliver` writes one in the
+    transaction that marks the notification sent, so a crash never leaves it doubled."""
+
     def send(self, *, to: str, text: str, reference: str = "", callback_url: str = "") -> str:
         message = OutboxSms.objects.create(to=to, text=text)
         return f"outbox:{message.pk}"

@@ -117,6 +117,33 @@ def test_a_message_stuck_sending_is_settled_by_its_report_or_queued_again(
     assert flaky.sent == [str(second.pk)]  # the first one was never sent twice
 
 
+class WorkerKilled(BaseException):
+    """The task worker dying (SIGKILL, the database going away): nothing catches it."""
+
+
+def test_the_development_outbox_gets_a_message_once_even_if_the_worker_dies_after_it(
+    person, settings, monkeypatch, time_machine
+):
+    settings.SMS_BACKEND = "guichet.notifications.sms.OutboxSmsBackend"
+    notification = queued(person)
+    take = sms.OutboxSmsBackend.send
+
+    def take_then_die(self, **kwargs):
+        take(self, **kwargs)
+        raise WorkerKilled  # after the outbox took it, before the row says so
+
+    monkeypatch.setattr(sms.OutboxSmsBackend, "send", take_then_die)
+    with pytest.raises(WorkerKilled):
+        services.deliver(notification_id=notification.pk)
+    monkeypatch.setattr(sms.OutboxSmsBackend, "send", take)
+    time_machine.move_to(Notification.objects.get(pk=notification.pk).updated_at)
+    time_machine.shift(services.stale_sending() + timedelta(minutes=1))
+    services.retry_due()  # the retrier finds it stuck, or due, and queues it again
+    services.deliver(notification_id=notification.pk)
+    assert Notification.objects.get(pk=notification.pk).status == "sent"
+    assert OutboxSms.objects.count() == 1  # bench/crash.py counts the outbox per dossier
+
+
 def test_reports_move_a_message_forward_only(person, settings):
     settings.SMS_BACKEND = "guichet.notifications.sms.OutboxSmsBackend"
     notification = queued(person)
