@@ -45,7 +45,7 @@ from guichet.documents.models import IssuedDocument
 from guichet.dossiers import services as dossiers
 from guichet.dossiers.models import Attachment, Dossier, DossierStatus
 from guichet.dossiers.tests.samples import PNG_BYTES
-from guichet.governance import checkpoints
+from guichet.governance import audit, chain, checkpoints
 from guichet.governance.models import AuditEntry
 from guichet.workflow.services import transition
 
@@ -347,6 +347,35 @@ def test_backups_older_than_the_keeping_period_are_deleted(settings, source, tim
     assert recent.exists() and other.exists()
     assert "guichet-20300101T000000Z.backup" in out.getvalue()
     assert (backups / f"guichet-{NOW:%Y%m%dT%H%M%SZ}.backup").exists()
+
+
+def test_checkpoints_signed_after_the_backup_are_kept_aside_not_trusted(tmp_path, settings):
+    """After a restore the chain ends at the backup's head; a checkpoints file that signs
+    later entries would make audit_checkpoint refuse forever: kept aside, and said."""
+    for n in range(3):
+        audit.record("document.verified", obj=None, actor=f"verifier-{n}")
+    checkpoints.write_checkpoint()
+    members = _members(_backup(tmp_path), settings.BACKUP_KEY)
+    head = json.loads(members["manifest.json"])["audit"]["head"]
+    for n in range(2):  # after the backup: lost with a restore
+        audit.record("document.verified", obj=None, actor=f"later-{n}")
+    checkpoints.write_checkpoint()
+    file = checkpoints.path()
+    restored_end = chain.Report(head["seq"], head["seq"], head["hash"], 1, None)
+    said: list[str] = []
+
+    problems = services._place_checkpoints(
+        {k: v for k, v in members.items() if k.startswith("audit/")}, restored_end, said.append
+    )
+
+    assert problems == []
+    public = checkpoints.public_key()
+    assert public is not None
+    assert [m.seq for m in checkpoints.load(file, public)] == [head["seq"]]
+    (aside,) = file.parent.glob("checkpoints.before-restore-*.jsonl")
+    assert len(aside.read_text().splitlines()) == 2
+    assert f"jusqu'à l'entrée n° {head['seq'] + 2}" in said[0]
+    assert "sont perdues" in said[0]
 
 
 # --- The drill: restore into an empty instance, in a process of its own -------------------------
