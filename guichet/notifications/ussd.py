@@ -226,7 +226,9 @@ class Menu:
         choices = self.pages[screen.page]
         if entry == MORE and screen.page + 1 < len(self.pages):
             return Screen(screen.name, screen.args, screen.page + 1)
-        if entry.isascii() and entry.isdigit() and 1 <= int(entry) <= len(choices):
+        # A keypad entry of thousands of digits is no choice (and int() refuses over 4,300).
+        is_number = entry.isascii() and entry.isdigit() and len(entry) <= 3
+        if is_number and 1 <= int(entry) <= len(choices):
             return choices[int(entry) - 1][1]
         return self.ask(entry) if self.ask is not None else None
 

@@ -36,8 +36,10 @@ def signed_in_user(request: HttpRequest) -> User:
 
 
 def safe_next_url(request: HttpRequest, url: str | None) -> str:
-    """`url` if it stays on this site, else "" (no open redirect)."""
-    if not url or len(url) > MAX_NEXT_LENGTH:
+    """`url` if it is a path on this site, else "" (no open redirect). A path only: given
+    anything else (`mes-demarches`), `redirect()` would look for a view of that name and
+    fail with a server error."""
+    if not url or len(url) > MAX_NEXT_LENGTH or not url.startswith("/"):
         return ""
     is_safe = url_has_allowed_host_and_scheme(
         url, allowed_hosts={request.get_host()}, require_https=request.is_secure()

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib import messages
+from django.core.validators import slug_re
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -369,7 +370,7 @@ def remove_file(request: HttpRequest, reference: str, attachment_id: str) -> Htt
     except services.DossierError as exc:
         messages.error(request, exc.message)
     back = request.POST.get("page", "")
-    if back and dossier.is_draft:
+    if slug_re.match(back) and dossier.is_draft:  # a page id: anything else cannot reverse
         return redirect(_page_url(dossier, back) + f"#{field_name}")
     return redirect(_resume_url(dossier))
 

@@ -81,6 +81,8 @@ def filters_from_params(params: Mapping[str, Any]) -> QueueFilters:
 
     status, procedure = value("statut"), value("demarche")
     assigned, sort, page = value("attribution"), value("tri"), value("page")
+    # isdecimal, not isdigit: int() refuses "²"; and 5,000 digits (Python's limit is 4,300).
+    number = int(page) if page.isdecimal() and len(page) <= 6 else 0
     return QueueFilters(
         status=status if status in QUEUE_STATUSES else "open",
         procedure=procedure if _SLUG.match(procedure) else "",
@@ -88,7 +90,7 @@ def filters_from_params(params: Mapping[str, Any]) -> QueueFilters:
         assigned=assigned if assigned in ("me", "none") else "",
         q=value("q")[:100],
         sort=sort if sort in ("due", "recent") else "due",
-        page=min(int(page), MAX_PAGE) if page.isdigit() and int(page) > 0 else 1,
+        page=min(number, MAX_PAGE) if number > 0 else 1,
     )
 
 
