@@ -116,6 +116,7 @@ EXPECTED: dict[str, list[Case]] = {
     # A rating without its signed reference is refused (GET: only POST is allowed).
     "assistant:feedback": [Case("/question/avis/", everyone(405))],
     "assistant:api": [Case("/api/assistant/?q=passeport", everyone())],
+    "public:openapi": [Case("/api/openapi.json", everyone())],
     "public:home": [Case("/", everyone())],
     "public:catalog": [Case("/demarches/", everyone())],
     "public:procedure": [Case("/demarches/ml-passeport/", everyone())],
