@@ -28,6 +28,7 @@ from django.urls import path
 
 from guichet.documents.models import IssuedDocument
 from guichet.dossiers.models import Attachment, ScanStatus
+from guichet.web.access import public_page
 
 DOWNLOAD_POLICY = "sandbox; default-src 'none'; frame-ancestors 'none'"
 INLINE_IMAGE_POLICY = "sandbox; default-src 'none'; img-src 'self'; frame-ancestors 'none'"
@@ -119,8 +120,10 @@ def _to_files_host(request: HttpRequest, payload: dict[str, Any], inline: bool) 
     return response
 
 
+@public_page
 def signed_file(request: HttpRequest, token: str) -> FileResponse:
-    """The files host's page: the file a signed link names, while the link lives. The
+    """The files host's page: the file a signed link names, while the link lives (the
+    link is the authorization: made by `serve_*` after the view checked who asks). The
     scan status is read again: a file quarantined since the link was made is refused."""
     if not settings.FILES_HOST or request.get_host().lower() != settings.FILES_HOST:
         raise Http404("file")

@@ -158,3 +158,31 @@ def test_an_issued_document_goes_through_the_files_host_too(
     response = files.signed_file(_request(None, host=FILES_HOST), token)
     assert _body(response).startswith(b"%PDF")
     assert response["Content-Security-Policy"] == files.DOWNLOAD_POLICY
+
+
+def test_the_site_with_a_files_host_end_to_end(
+    files_host, client, citizen, other_citizen, draft_with_file
+):
+    from django.urls import NoReverseMatch, reverse
+
+    try:
+        reverse("signed-file", args=["x"])
+    except NoReverseMatch:
+        pytest.skip("the files host is not wired in guichet/urls.py yet")
+    dossier, attachment = draft_with_file
+    client.force_login(citizen)
+    redirect = client.get(f"/mes-demarches/{dossier.reference}/fichiers/{attachment.pk}/")
+    host, token = _follow(redirect)
+    assert host == FILES_HOST
+    served = client.get(f"/{files.SIGNED_PREFIX}{token}", HTTP_HOST=FILES_HOST)
+    assert served.status_code == 200
+    assert _body(served) == PNG_BYTES
+    assert served["Content-Security-Policy"] == files.DOWNLOAD_POLICY
+    # The link works on the files host only, and the files host serves nothing else.
+    assert client.get(f"/{files.SIGNED_PREFIX}{token}").status_code == 404
+    assert client.get("/demarches/", HTTP_HOST=FILES_HOST).status_code == 404
+    assert client.get("/admin/", HTTP_HOST=FILES_HOST).status_code == 404
+    # Another citizen gets no link at all.
+    client.force_login(other_citizen)
+    url = f"/mes-demarches/{dossier.reference}/fichiers/{attachment.pk}/"
+    assert client.get(url).status_code == 404
