@@ -14,6 +14,8 @@ Run from the repository root (`make bench`). The script:
    on PostgreSQL, with a multi-threaded WSGI server (bench/submissions.py);
 5. seeds 10k, 100k and 1M dossiers on PostgreSQL (10k and 100k on SQLite) and times the back
    office's queue, dossier and search pages at each size (bench/backoffice.py, bench/seed.py);
+   runs the crash test's long form: submissions under killed workers and database
+   restarts, nothing lost or doubled (bench/crash.py, its own PostgreSQL cluster);
 6. times `SearchIndex.search` in-process over the search engineer's query table;
 7. evaluates the assistant on its question sets, with and without the dense extra, and
    OCR on a generated scan (bench/assistant.py); times chained audit appends and
@@ -52,7 +54,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import backoffice, submissions  # noqa: E402
+from bench import backoffice, crash, submissions  # noqa: E402
 from guichet.web.tests.pages import (  # noqa: E402
     BUDGET_BYTES,
     CHROMIUM,
@@ -724,6 +726,7 @@ def write_report(
     citizen: list[PageResult],
     submitted: list[submissions.BackendResult],
     back_office: list[backoffice.BackendResult],
+    crashed: crash.CrashResult | None,
     documents: dict[str, Any],
     sms_figures: dict[str, Any],
     assistant: dict[str, Any],
@@ -787,6 +790,10 @@ def write_report(
         "## Back office at scale",
         "",
         *backoffice.section(back_office),
+        "",
+        "## Crash test",
+        "",
+        *(crash.report_lines(crashed) if crashed else ["Not run (`--skip-crash`)."]),
         "",
         "## Issued documents",
         "",
@@ -873,6 +880,9 @@ def main() -> int:
     parser.add_argument(
         "--skip-backoffice", action="store_true", help="no back office at 10k/100k/1M dossiers"
     )
+    parser.add_argument(
+        "--skip-crash", action="store_true", help="no crash test (bench/crash.py, long form)"
+    )
     args = parser.parse_args()
     runs = max(1, min(args.runs, 20))
     if not CHROMIUM.exists():
@@ -882,6 +892,8 @@ def main() -> int:
     started = time.monotonic()
     submitted: list[submissions.BackendResult] = []
     back_office: list[backoffice.BackendResult] = []
+    crashed: crash.CrashResult | None = None
+    crash_error = ""
     with tempfile.TemporaryDirectory(prefix="guichet-bench-") as tmp:
         data_dir = Path(tmp) / "pages"
         print(f"Demo data in {data_dir} ...", flush=True)
@@ -912,6 +924,13 @@ def main() -> int:
                 serve=_serving,
                 free_port=_free_port,
             )
+        if not args.skip_crash:
+            print("Crash test (bench/crash.py, long form) ...", flush=True)
+            try:
+                crashed = crash.run(crash.LONG)
+                print("\n".join(crashed.summary()), flush=True)
+            except RuntimeError as exc:  # e.g. no PostgreSQL server binaries
+                crash_error = str(exc).splitlines()[0]
         print("Outbox through Kannel, USSD ...", flush=True)
         sms_figures = {
             "outbox": json.loads(
@@ -938,6 +957,9 @@ def main() -> int:
 
     problems = [p for r in results + citizen for p in r.problems()]
     problems += [p for r in submitted for p in r.problems()]
+    problems += [f"crash test: {p}" for p in (crashed.problems() if crashed else [])]
+    if crash_error:
+        problems.append(f"crash test did not run: {crash_error}")
     if documents["pdf_bytes_max"] > 60 * 1024:
         problems.append(f"an issued document weighs {documents['pdf_bytes_max']} bytes (> 60 KB)")
     if sms_figures["ussd"]["p95_ms"] > 200:
@@ -966,6 +988,7 @@ def main() -> int:
         citizen=citizen,
         submitted=submitted,
         back_office=back_office,
+        crashed=crashed,
         documents=documents,
         sms_figures=sms_figures,
         assistant=assistant,
