@@ -58,6 +58,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # On FILES_HOST, nothing but signed file links (guichet/web/files.py).
+    "guichet.web.files.FilesHostMiddleware",
     "guichet.web.middleware.ContentSecurityPolicyMiddleware",
     "guichet.web.middleware.RejectNulMiddleware",
     "django.middleware.gzip.GZipMiddleware",

@@ -15,6 +15,8 @@ admin.site.__class__ = OTPAdminSite
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("sante/", views.health, name="health"),
+    # Signed links to stored files, on FILES_HOST only (guichet/web/files.py).
+    path("", include("guichet.web.files")),
     # What a document's QR code holds (codes.code_url): short, upper case, no language.
     path("V/<str:code>", verifier_views.verify_link, name="verify-link"),
     path("v/<str:code>", verifier_views.verify_link, name="verify-link-lower"),

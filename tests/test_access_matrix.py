@@ -108,6 +108,8 @@ EXPECTED: dict[str, list[Case]] = {
     # Called by the SMS gateway: no sender → 400, a report address not signed → 404.
     "sms-incoming": [Case("/passerelle/sms/entrant/", everyone(400))],
     "sms-dlr": [Case("/passerelle/sms/dlr/1/0000/?status=1", everyone(404))],
+    # A signed link to a stored file: only on FILES_HOST (unset here), with a valid token.
+    "signed-file": [Case("/f/not-a-signed-link", everyone(404))],
     "ussd": [Case("/passerelle/ussd/", everyone(405))],  # the aggregator POSTs
     "verifier:keys": [Case("/verifier/cles/", everyone())],
     "verifier:keys-json": [Case("/verifier/cles.json", everyone())],

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.validators import slug_re
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import get_language, gettext_lazy, ngettext
@@ -33,7 +33,7 @@ from guichet.governance import algorithms
 from guichet.privacy import queries as privacy_queries
 from guichet.privacy import services as privacy
 from guichet.web.access import citizen_page, signed_in_user
-from guichet.web.files import attachment_response, document_response
+from guichet.web.files import serve_attachment, serve_document
 from guichet.web.limited import limited
 from guichet.workflow import services as workflow
 
@@ -376,10 +376,10 @@ def remove_file(request: HttpRequest, reference: str, attachment_id: str) -> Htt
 
 
 @citizen_page
-def download(request: HttpRequest, reference: str, attachment_id: str) -> FileResponse:
+def download(request: HttpRequest, reference: str, attachment_id: str) -> HttpResponseBase:
     dossier = queries.get_dossier_for(signed_in_user(request), reference)
     attachment = queries.get_attachment_for(signed_in_user(request), dossier, attachment_id)
-    return attachment_response(attachment, inline=False)
+    return serve_attachment(request, attachment, inline=False)
 
 
 # --- Summary, submission, receipt --------------------------------------------------
@@ -493,13 +493,13 @@ def receipt(request: HttpRequest, reference: str) -> HttpResponse:
 
 @citizen_page
 @require_GET
-def document(request: HttpRequest, reference: str, number: str) -> FileResponse:
+def document(request: HttpRequest, reference: str, number: str) -> HttpResponseBase:
     """A document issued on the decision, as signed; only its dossier's applicant."""
     user = signed_in_user(request)
     dossier = queries.get_dossier_for(user, reference)
     issued = get_object_or_404(dossier.documents, number=number)
     document_services.record_download(issued, user, by_staff=False)
-    return document_response(issued, inline=False)
+    return serve_document(request, issued, inline=False)
 
 
 @citizen_page

@@ -43,7 +43,7 @@ from guichet.notifications.models import Notification
 from guichet.organisation.queries import StaffRights, colleagues, services_visible_to, staff_rights
 from guichet.privacy.queries import dossier_privacy
 from guichet.web.access import safe_next_url, signed_in_user, staff_page
-from guichet.web.files import attachment_response, document_response
+from guichet.web.files import serve_attachment, serve_document
 from guichet.workflow import queries, services
 from guichet.workflow.transitions import TRANSITIONS, Role
 
@@ -497,7 +497,7 @@ def attachment(request: HttpRequest, reference: str, attachment_id: str) -> Http
         ip=client_ip(request),
         purpose=purpose,
     )
-    return attachment_response(found, inline=True)
+    return serve_attachment(request, found, inline=True)
 
 
 @staff_page
@@ -512,7 +512,7 @@ def document(request: HttpRequest, reference: str, number: str) -> HttpResponseB
     document_services.record_download(
         issued, signed_in_user(request), by_staff=True, ip=client_ip(request), purpose=purpose
     )
-    return document_response(issued, inline=True)
+    return serve_document(request, issued, inline=True)
 
 
 @staff_page
