@@ -380,6 +380,12 @@ def _quarantine(*, attachment_id: uuid.UUID, signature: str) -> None:
     attachment.save(
         update_fields=["file", "scan_status", "scan_detail", "scanned_at", "quarantined_at"]
     )
+    audit.record(
+        "attachment.quarantined",
+        obj=attachment.dossier,
+        actor="system:antivirus",
+        data={"attachment": str(attachment.pk), "signature": signature[:200]},
+    )
     security_log.warning(
         "attachment %s of dossier %s quarantined: %s (sha256 %s)",
         attachment.pk,

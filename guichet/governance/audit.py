@@ -32,6 +32,7 @@ ACTIONS = {
     "consent.withdrawn": "Consentement retiré par le demandeur : le dossier n'est plus traité",
     "attachment.added": "Pièce jointe ajoutée à un brouillon",
     "attachment.removed": "Pièce jointe retirée d'un brouillon",
+    "attachment.quarantined": "Pièce jointe mise en quarantaine par l'antivirus",
     "message.posted": "Message envoyé sur un dossier",
     "dossier.status_changed": "Dossier passé à un autre état",
     "dossier.viewed": "Dossier ouvert par un membre du personnel",

@@ -22,6 +22,7 @@ from guichet.dossiers.models import Attachment, ScanStatus
 from guichet.dossiers.scanning import ClamdScanner, ScannerUnavailable
 from guichet.dossiers.tests.clamav import EICAR, SIGNATURE
 from guichet.dossiers.tests.samples import PDF_BYTES, PNG_BYTES
+from guichet.governance.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
 
@@ -262,6 +263,9 @@ def test_an_infected_upload_is_quarantined_and_the_citizen_told(
     assert attachment.scan_detail.startswith(SIGNATURE)
     assert attachment.quarantined_at is not None
     assert attachment.file.name.startswith("quarantine/")
+    entry = AuditEntry.objects.get(action="attachment.quarantined")
+    assert entry.actor_label == "system:antivirus" and entry.object_id == str(draft.pk)
+    assert entry.data["signature"].startswith(SIGNATURE)
     storage = attachment.file.storage
     assert storage.exists(attachment.file.name)
     assert not storage.exists(f"{draft.created_at:%Y/%m}/{attachment.pk}")  # moved aside
@@ -338,3 +342,19 @@ def test_the_task_comes_back_later_while_the_antivirus_is_down(
         assert abs((retry.task.run_after - before).total_seconds() - wait) < 5
     attachment.refresh_from_db()
     assert attachment.scan_status == ScanStatus.PENDING
+
+
+def test_the_periodic_command_requeues_what_is_still_pending(draft_with_file, time_machine):
+    """`scans_retry --every 300` runs beside the worker (`serve`): a lost scan comes back."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    _dossier, attachment = draft_with_file
+    Attachment.objects.filter(pk=attachment.pk).update(
+        scan_status=ScanStatus.PENDING, scanned_at=None
+    )
+    time_machine.move_to(timezone.now() + timedelta(minutes=11), tick=False)
+    out = StringIO()
+    call_command("scans_retry", stdout=out)
+    assert "Analyses remises en file : 1" in out.getvalue()

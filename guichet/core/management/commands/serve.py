@@ -33,6 +33,8 @@ class Command(BaseCommand):
         worker = subprocess.Popen([sys.executable, manage, "db_worker"])
         # Retries of notifications that failed or were stuck (a gateway or worker down).
         retrier = subprocess.Popen([sys.executable, manage, "notifications_retry", "--every", "60"])
+        # Antivirus scans whose task was lost or whose clamd was down (docs/security.md).
+        rescanner = subprocess.Popen([sys.executable, manage, "scans_retry", "--every", "300"])
         # Signed checkpoints of the audit chain (docs/governance.md).
         checkpointer = subprocess.Popen(
             [sys.executable, manage, "audit_checkpoint", "--every", "600"]
@@ -43,6 +45,6 @@ class Command(BaseCommand):
         try:
             call_command("runserver", f"{options['host']}:{options['port']}", use_reloader=False)
         finally:
-            for child in (worker, retrier, checkpointer, purger):
+            for child in (worker, retrier, rescanner, checkpointer, purger):
                 child.terminate()
                 child.wait(timeout=10)
