@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.checks import CheckMessage, Error, Tags, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.db import DatabaseError
 
 
@@ -48,3 +48,20 @@ def check_field_keys(
             )
         ]
     return []
+
+
+@register(Tags.security, deploy=True)
+def check_antivirus(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Production scans every upload (docs/security.md); the default accepts them all."""
+    from django.conf import settings
+
+    if not settings.ATTACHMENT_SCANNER.endswith(".AcceptAllScanner"):
+        return []
+    return [
+        Warning(
+            "ATTACHMENT_SCANNER accepts every upload without scanning it (development).",
+            hint="Set ATTACHMENT_SCANNER=guichet.dossiers.scanning.ClamdScanner and "
+            "CLAMD_ADDRESS to the ClamAV daemon's socket.",
+            id="guichet.core.W001",
+        )
+    ]

@@ -49,7 +49,9 @@ def test_the_deploy_check_catches_a_production_setting_left_out(tmp_path):
     env = production_env(tmp_path)
     del env["SECURE_HSTS_SECONDS"]
     env["SMS_BACKEND"] = "guichet.notifications.sms.OutboxSmsBackend"
+    del env["ATTACHMENT_SCANNER"]  # the development default: every upload accepted unscanned
     done = check_deploy(env)
     assert done.returncode != 0
     assert "security.W004" in done.stderr + done.stdout
     assert "guichet.notifications.W001" in done.stderr + done.stdout
+    assert "guichet.core.W001" in done.stderr + done.stdout
