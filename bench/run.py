@@ -19,7 +19,8 @@ Run from the repository root (`make bench`). The script:
 6. times `SearchIndex.search` in-process over the search engineer's query table;
 7. evaluates the assistant on its question sets, with and without the dense extra, and
    OCR on a generated scan (bench/assistant.py); times chained audit appends and
-   `audit_verify` over a million entries (bench/audit.py);
+   `audit_verify` over a million entries (bench/audit.py); plays a mixed load of catalog
+   reads, questions, sign-ins and submissions at stepped rates on PostgreSQL (bench/load.py);
 8. prints the tables and writes BENCHMARKS.md.
 
 It exits non-zero when a page weighs more than the 14 KB first flight, asks any host but the
@@ -55,6 +56,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import backoffice, crash, submissions  # noqa: E402
+from bench import load as mixed_load  # noqa: E402
 from guichet.web.tests.pages import (  # noqa: E402
     BUDGET_BYTES,
     CHROMIUM,
@@ -731,6 +733,7 @@ def write_report(
     sms_figures: dict[str, Any],
     assistant: dict[str, Any],
     audit: dict[str, Any],
+    loaded: list[mixed_load.BackendResult],
     search: SearchResult,
     runs: int,
     chromium: str,
@@ -811,6 +814,10 @@ def write_report(
         "",
         *audit_lines(audit),
         "",
+        "## Load (mixed)",
+        "",
+        *mixed_load.section(loaded),
+        "",
         "## Catalog search (in-process, no browser)",
         "",
         *search_lines(search),
@@ -825,6 +832,7 @@ def write_report(
             ]
         ),
         *[f"- {line}" for r in back_office for line in r.over_budget() + r.errors()],
+        *[f"- {line}" for line in mixed_load.verdict(loaded)],
         "",
     ]
     path.write_text("\n".join(text), encoding="utf-8")
@@ -882,6 +890,9 @@ def main() -> int:
     )
     parser.add_argument(
         "--skip-crash", action="store_true", help="no crash test (bench/crash.py, long form)"
+    )
+    parser.add_argument(
+        "--skip-load", action="store_true", help="no mixed load (bench/load.py, PostgreSQL)"
     )
     args = parser.parse_args()
     runs = max(1, min(args.runs, 20))
@@ -952,6 +963,17 @@ def main() -> int:
         audit = json.loads(
             submissions.run_python(["bench/audit.py"], dev, timeout=1800).splitlines()[-1]
         )
+        loaded: list[mixed_load.BackendResult] = []
+        if not args.skip_load:
+            # After the assistant's bench: its data directory holds the dense vectors.
+            loaded = mixed_load.bench_all(
+                Path(tmp),
+                production_env=_production_env,
+                manage=_manage,
+                serve=_serving,
+                free_port=_free_port,
+                dense_cache=data_dir / "cache",
+            )
         print("Catalog search ...", flush=True)
         search = bench_search(data_dir)
 
@@ -993,6 +1015,7 @@ def main() -> int:
         sms_figures=sms_figures,
         assistant=assistant,
         audit=audit,
+        loaded=loaded,
         search=search,
         runs=runs,
         chromium=chromium,
@@ -1004,6 +1027,8 @@ def main() -> int:
         print(f"FAIL: {problem}")
     for line in [x for r in back_office for x in r.over_budget() + r.errors()]:
         print(line)  # reported, not failed: the budget is watched, not enforced, here
+    for line in mixed_load.verdict(loaded):
+        print(line)  # reported, not failed: what this machine sustains is a finding
     return 1 if problems else 0
 
 
