@@ -20,6 +20,24 @@ def _fast_and_isolated(settings):
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 
 
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection(monkeypatch):
+    """Django's test client keeps the test's database connection across a request; code
+    that calls the WSGI application directly (schemathesis) or closes a response itself
+    sends request_finished, whose `close_old_connections` would close that connection in
+    the middle of the test's transaction on PostgreSQL (SQLite's in-memory one survives).
+    Inside a transaction the connection is kept; elsewhere Django decides as always."""
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+    original = BaseDatabaseWrapper.close_if_unusable_or_obsolete
+
+    def keep_in_transaction(self: BaseDatabaseWrapper) -> None:
+        if not self.in_atomic_block:
+            original(self)
+
+    monkeypatch.setattr(BaseDatabaseWrapper, "close_if_unusable_or_obsolete", keep_in_transaction)
+
+
 @pytest.fixture
 def demo_organisation(db):
     """The demo authorities and services (demo/organisation.yaml), each authority with a
